@@ -1,0 +1,17 @@
+/** ringmaster: a worker-threads actor runtime on shared-memory rings. */
+export { createRuntime, Runtime } from './runtime/runtime.js';
+export type {
+  AskOptions,
+  RuntimeStats,
+  ThreadStats,
+  PartitionStats,
+  ActorErrorEvent,
+  RuntimeEvents,
+} from './runtime/runtime.js';
+export type { RuntimeOptions } from './runtime/options.js';
+export type { Mapping, MappingFunction } from './runtime/mapping.js';
+export type { Key } from './runtime/key.js';
+export { fnv1a32, partitionOfKey } from './runtime/key.js';
+export { defineActor } from './actors/define.js';
+export type { ActorContext, ActorDefinition, DefinedActor } from './actors/define.js';
+export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError } from './runtime/errors.js';

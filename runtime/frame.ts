@@ -1,0 +1,73 @@
+/**
+ * The bytes of a frame body, on both rings.
+ *
+ * Message frame (main → worker):
+ *   0  u8   kind (KIND_TELL, KIND_ASK, KIND_STOP)
+ *   1  u8   codec (see codec.ts)
+ *   2  u16  partition
+ *   4  u32  key length in bytes
+ *   8  u32  ask id (0 for a tell)
+ *  12  key bytes (UTF-8), then the encoded message
+ *
+ * Reply frame (worker → main):
+ *   0  u8   kind (REPLY_OK, REPLY_ERROR)
+ *   1  u8   codec
+ *   4  u32  ask id
+ *   8  encoded value (REPLY_ERROR: an ErrorData)
+ *
+ * Little-endian throughout; fields are written byte by byte (no DataView per call).
+ */
+
+export const KIND_TELL = 1;
+export const KIND_ASK = 2;
+export const KIND_STOP = 3;
+export const MESSAGE_HEADER_BYTES = 12;
+
+export const REPLY_OK = 1;
+export const REPLY_ERROR = 2;
+export const REPLY_HEADER_BYTES = 8;
+
+export function writeU16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+}
+
+export function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = (value >>> 24) & 0xff;
+}
+
+export function readU16(bytes: Uint8Array, at: number): number {
+  return bytes[at]! | (bytes[at + 1]! << 8);
+}
+
+export function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/** Writes a message frame's header at `at`; the caller writes key and payload after it. */
+export function writeMessageHeader(
+  bytes: Uint8Array,
+  at: number,
+  kind: number,
+  codec: number,
+  partition: number,
+  keyLength: number,
+  askId: number,
+): void {
+  bytes[at] = kind;
+  bytes[at + 1] = codec;
+  writeU16(bytes, at + 2, partition);
+  writeU32(bytes, at + 4, keyLength);
+  writeU32(bytes, at + 8, askId);
+}
+
+export function writeReplyHeader(bytes: Uint8Array, at: number, kind: number, codec: number, askId: number): void {
+  bytes[at] = kind;
+  bytes[at + 1] = codec;
+  bytes[at + 2] = 0;
+  bytes[at + 3] = 0;
+  writeU32(bytes, at + 4, askId);
+}

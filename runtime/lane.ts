@@ -1,0 +1,115 @@
+/**
+ * Main thread → one worker: the ring's producer side plus the queue of sends waiting for space.
+ *
+ * Frames are written in call order: once anything waits, later frames queue behind it (trySend
+ * says false), so a burst of un-awaited send()s keeps per-key order. Waiting uses
+ * Atomics.waitAsync on the ring's read counter, never blocking the event loop.
+ */
+import { RingWriter } from '../shm/ring.js';
+import { waitForSpaceAsync } from '../shm/wait.js';
+import { KIND_STOP, MESSAGE_HEADER_BYTES, writeMessageHeader } from './frame.js';
+
+/** One frame's fields, before it is written. */
+export interface OutboundFrame {
+  kind: number;
+  codec: number;
+  partition: number;
+  key: string;
+  keyLength: number;
+  askId: number;
+  payload: Uint8Array;
+}
+
+interface WaitingFrame extends OutboundFrame {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const SPACE_WAIT_TIMEOUT_MS = 1000;
+
+export class OutboundLane {
+  readonly writer: RingWriter;
+  /** Message frames (tell and ask) written so far. */
+  written = 0;
+  /** Set once the worker is gone: nothing more is written, waiting frames are rejected. */
+  dead: Error | null = null;
+  private waiting: WaitingFrame[] = [];
+  private head = 0;
+  private flushing = false;
+
+  constructor(writer: RingWriter) {
+    this.writer = writer;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length - this.head;
+  }
+
+  /** Total frame body size; RangeError when it can never fit this ring. */
+  frameSize(keyLength: number, payloadLength: number): number {
+    const size = MESSAGE_HEADER_BYTES + keyLength + payloadLength;
+    if (size > this.writer.maxFrameBytes) {
+      throw new RangeError(
+        `message of ${payloadLength} bytes (encoded) is too large for the ring: at most ${this.writer.maxFrameBytes - MESSAGE_HEADER_BYTES - keyLength} bytes fit; raise ringBytes`,
+      );
+    }
+    return size;
+  }
+
+  /** Writes the frame now if nobody waits ahead of it and the ring has room. */
+  tryWrite(frame: OutboundFrame): boolean {
+    if (this.head < this.waiting.length) return false;
+    return this.write(frame);
+  }
+
+  /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */
+  enqueue(frame: OutboundFrame): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ ...frame, payload: Uint8Array.prototype.slice.call(frame.payload), resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /** Rejects everything waiting and refuses further writes. */
+  fail(error: Error): void {
+    this.dead = error;
+    for (let i = this.head; i < this.waiting.length; i++) this.waiting[i]!.reject(error);
+    this.waiting = [];
+    this.head = 0;
+  }
+
+  private write(frame: OutboundFrame): boolean {
+    const size = MESSAGE_HEADER_BYTES + frame.keyLength + frame.payload.length;
+    const at = this.writer.tryClaim(size);
+    if (at < 0) return false;
+    const bytes = this.writer.ring.bytes;
+    writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId);
+    const keyAt = at + MESSAGE_HEADER_BYTES;
+    if (frame.keyLength > 0) bytes.write(frame.key, keyAt, frame.keyLength, 'utf8');
+    bytes.set(frame.payload, keyAt + frame.keyLength);
+    this.writer.publish();
+    if (frame.kind !== KIND_STOP) this.written++;
+    return true;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.head < this.waiting.length && this.dead === null) {
+        const frame = this.waiting[this.head]!;
+        if (this.write(frame)) {
+          this.waiting[this.head++] = undefined as never; // let the payload go
+          frame.resolve();
+          continue;
+        }
+        await waitForSpaceAsync(this.writer, MESSAGE_HEADER_BYTES + frame.keyLength + frame.payload.length, SPACE_WAIT_TIMEOUT_MS);
+      }
+    } finally {
+      if (this.head >= this.waiting.length) {
+        this.waiting = [];
+        this.head = 0;
+      }
+      this.flushing = false;
+    }
+  }
+}

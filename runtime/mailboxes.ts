@@ -1,0 +1,133 @@
+/**
+ * Worker side: one actor per key (its context and state) and its ordered mailbox.
+ *
+ * A message runs at once when its key is idle. A `receive` (or `init`) that returns a Promise
+ * makes the key busy: later messages for that key wait in its mailbox, in arrival order, until
+ * the promise settles; other keys keep running. Only keys that have ever been busy get a mailbox.
+ */
+import type { ActorContext, ActorDefinition } from '../actors/define.js';
+
+/** One message on its way through a key's actor. */
+export interface Delivery {
+  msg: unknown;
+  /** 0 for a tell; otherwise the ask to answer. */
+  askId: number;
+  /** Ring position of the frame's start, kept while the delivery is unfinished (see Completion). */
+  frameStart: number;
+  /** Order of the frame on this thread's ring. */
+  frameSeq: number;
+}
+
+/** What the host does when a delivery finishes (sync or async). */
+export interface Completion {
+  /** Called before a delivery becomes pending (async or queued), with its frame's start. */
+  pending(delivery: Delivery): void;
+  /** Called once per delivery, when it finished. `wasPending` says whether pending() was called. */
+  done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void;
+}
+
+interface KeyActor {
+  readonly ctx: ActorContext<unknown>;
+  activated: boolean;
+  busy: boolean;
+  mailbox: Delivery[] | null;
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+
+export class Mailboxes {
+  private readonly actors = new Map<string, KeyActor>();
+  /** Deliveries whose receive has not finished yet (async or queued). */
+  inFlight = 0;
+
+  constructor(
+    private readonly definition: ActorDefinition<unknown, unknown, unknown>,
+    private readonly thread: number,
+    private readonly completion: Completion,
+  ) {}
+
+  get size(): number {
+    return this.actors.size;
+  }
+
+  /** Hands a message to its key's actor: runs it now, or queues it behind the key's pending one. */
+  deliver(key: string, partition: number, delivery: Delivery): void {
+    let actor = this.actors.get(key);
+    if (actor === undefined) {
+      actor = {
+        ctx: { key, partition, thread: this.thread, state: undefined },
+        activated: false,
+        busy: false,
+        mailbox: null,
+      };
+      this.actors.set(key, actor);
+    }
+    if (actor.busy) {
+      this.markPending(delivery);
+      (actor.mailbox ??= []).push(delivery);
+      return;
+    }
+    this.run(actor, delivery, false);
+  }
+
+  private run(actor: KeyActor, delivery: Delivery, wasPending: boolean): void {
+    let result: unknown;
+    try {
+      result = this.start(actor, delivery.msg);
+    } catch (error) {
+      this.finish(actor, delivery, false, error, wasPending);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.finish(actor, delivery, true, result, wasPending);
+      return;
+    }
+    actor.busy = true;
+    if (!wasPending) this.markPending(delivery);
+    result.then(
+      (value) => this.settle(actor, delivery, true, value),
+      (error: unknown) => this.settle(actor, delivery, false, error),
+    );
+  }
+
+  /** Activates the key if needed (init), then calls receive. Returns its result (maybe a Promise). */
+  private start(actor: KeyActor, msg: unknown): unknown {
+    const { definition } = this;
+    const ctx = actor.ctx;
+    if (!actor.activated) {
+      // Activated only once init succeeded: a failed init is tried again by the key's next message.
+      if (definition.init) {
+        const state = definition.init(ctx.key, ctx);
+        if (isThenable(state)) {
+          return Promise.resolve(state).then((s) => {
+            ctx.state = s;
+            actor.activated = true;
+            return definition.receive(msg, ctx);
+          });
+        }
+        ctx.state = state;
+      }
+      actor.activated = true;
+    }
+    return definition.receive(msg, ctx);
+  }
+
+  private settle(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown): void {
+    actor.busy = false;
+    this.finish(actor, delivery, ok, value, true);
+    // Run what queued up behind it, until a message goes async again.
+    const mailbox = actor.mailbox;
+    while (mailbox !== null && mailbox.length > 0 && !actor.busy) this.run(actor, mailbox.shift()!, true);
+  }
+
+  private markPending(delivery: Delivery): void {
+    this.inFlight++;
+    this.completion.pending(delivery);
+  }
+
+  private finish(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown, wasPending: boolean): void {
+    if (wasPending) this.inFlight--;
+    this.completion.done(delivery, actor.ctx.partition, actor.ctx.key, ok, value, wasPending);
+  }
+}

@@ -1,0 +1,105 @@
+/** The runtime's options: their types, their defaults (all in one place) and their validation. */
+import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Mapping } from './mapping.js';
+import { MAX_RING_CAPACITY, nextPowerOfTwo } from '../shm/ring.js';
+
+export interface RuntimeOptions {
+  /** Path or file URL of the actor module (its default export is `defineActor({...})`). */
+  actor: string | URL;
+  /** Worker threads. Default: max(1, os.availableParallelism() - 1). */
+  threads?: number;
+  /** Partitions, 1..65536. Default 64. */
+  partitions?: number;
+  /** Which thread owns each partition. Default 'modulo'. */
+  mapping?: Mapping;
+  /** Bytes of each main→worker ring (rounded up to a power of two, 4 KiB..1 GiB). Default 1 MiB. */
+  ringBytes?: number;
+  /** Bytes of each worker→main reply ring (same rules). Default 256 KiB. */
+  replyRingBytes?: number;
+  /**
+   * How many times a worker re-checks its ring before parking when it runs dry. Default 2000
+   * (a few µs): long enough to catch the next message of a busy stream, short enough not to
+   * steal a core from the producer on a small machine.
+   */
+  spinIterations?: number;
+  /**
+   * Longest a parked worker sleeps before giving its event loop a turn (timers started by actor
+   * code run then). Default 50 ms; wake-ups on new messages are immediate.
+   */
+  idleTurnMs?: number;
+}
+
+export interface ResolvedOptions {
+  actorUrl: string;
+  threads: number;
+  partitions: number;
+  mapping: Mapping;
+  ringBytes: number;
+  replyRingBytes: number;
+  spinIterations: number;
+  idleTurnMs: number;
+}
+
+export const DEFAULTS = {
+  partitions: 64,
+  mapping: 'modulo' as Mapping,
+  ringBytes: 1 << 20,
+  replyRingBytes: 1 << 18,
+  spinIterations: 2000,
+  idleTurnMs: 50,
+} as const;
+
+export const MAX_PARTITIONS = 65536;
+const MIN_RING_BYTES = 4096;
+
+export function defaultThreads(): number {
+  return Math.max(1, os.availableParallelism() - 1);
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function ringSize(name: string, value: unknown): number {
+  return nextPowerOfTwo(checkInteger(name, value, MIN_RING_BYTES, MAX_RING_CAPACITY));
+}
+
+/** The actor module as a file URL string; a missing file is an ActorLoadError-worthy fact, reported by the caller. */
+export function resolveActorUrl(actor: unknown): string {
+  if (actor instanceof URL) return actor.href;
+  if (typeof actor !== 'string' || actor.length === 0) {
+    throw new TypeError('options.actor must be a path or file URL of the actor module');
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(actor) && !/^[a-z]:[\\/]/i.test(actor)) return new URL(actor).href;
+  return pathToFileURL(path.resolve(actor)).href;
+}
+
+/** True when a file: URL points at an existing file (other schemes are left to the loader). */
+export function actorFileExists(actorUrl: string): boolean {
+  return !actorUrl.startsWith('file:') || existsSync(fileURLToPath(actorUrl));
+}
+
+export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
+  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs']);
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
+  }
+  return {
+    actorUrl: resolveActorUrl(options.actor),
+    threads: checkInteger('threads', options.threads ?? defaultThreads(), 1, 1024),
+    partitions: checkInteger('partitions', options.partitions ?? DEFAULTS.partitions, 1, MAX_PARTITIONS),
+    mapping: options.mapping ?? DEFAULTS.mapping,
+    ringBytes: ringSize('ringBytes', options.ringBytes ?? DEFAULTS.ringBytes),
+    replyRingBytes: ringSize('replyRingBytes', options.replyRingBytes ?? DEFAULTS.replyRingBytes),
+    spinIterations: checkInteger('spinIterations', options.spinIterations ?? DEFAULTS.spinIterations, 0, 1e9),
+    idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
+  };
+}

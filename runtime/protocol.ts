@@ -1,0 +1,24 @@
+/** What the main thread and a worker say to each other outside the rings (rare, control-plane). */
+import type { ErrorData } from './errors.js';
+
+/** workerData of each worker thread. */
+export interface WorkerInit {
+  actorUrl: string;
+  thread: number;
+  threads: number;
+  partitions: number;
+  /** main → worker ring */
+  inbound: SharedArrayBuffer;
+  /** worker → main reply ring */
+  replies: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  spinIterations: number;
+  idleTurnMs: number;
+}
+
+/** Worker → main, over the worker's parentPort. */
+export type HostMessage =
+  | { type: 'ready' }
+  | { type: 'loadError'; error: ErrorData }
+  | { type: 'actorError'; key: string; partition: number; error: ErrorData }
+  | { type: 'stopped' };

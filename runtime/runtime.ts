@@ -1,0 +1,428 @@
+/**
+ * The main-thread runtime: routes keyed messages into per-thread rings, answers asks from the
+ * reply rings, and owns the worker threads' lifecycle.
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { RingBuffer, RingWriter } from '../shm/ring.js';
+import { MessageCodec } from './codec.js';
+import {
+  AbortError,
+  ActorLoadError,
+  errorFromData,
+  RuntimeClosedError,
+  TimeoutError,
+  WorkerExitError,
+  type ErrorData,
+} from './errors.js';
+import { KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
+import { fnv1a32, keyToString, lastUtf8Length, type Key } from './key.js';
+import { OutboundLane, type OutboundFrame } from './lane.js';
+import { buildPartitionTable } from './mapping.js';
+import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
+import type { HostMessage, WorkerInit } from './protocol.js';
+import { ReplyChannel } from './replies.js';
+import { SharedCounters } from './shared-counters.js';
+
+export interface AskOptions {
+  /** Reject with a TimeoutError when no reply came within this many milliseconds. */
+  timeoutMs?: number;
+  /** Reject with an AbortError when this signal aborts first. */
+  signal?: AbortSignal;
+}
+
+export interface ThreadStats {
+  thread: number;
+  partitions: number;
+  sent: number;
+  processed: number;
+  failed: number;
+  /** send() calls waiting for ring space. */
+  waiting: number;
+  /** Bytes published to the thread's ring and not yet released. */
+  ringUsedBytes: number;
+}
+
+export interface PartitionStats {
+  partition: number;
+  thread: number;
+  sent: number;
+  processed: number;
+}
+
+/** A plain, JSON-serializable snapshot. */
+export interface RuntimeStats {
+  threads: ThreadStats[];
+  partitions: PartitionStats[];
+  /** Messages (tells and asks) written to the rings. */
+  sent: number;
+  /** Messages whose receive finished (successfully or not). */
+  processed: number;
+  /** Tells whose receive threw or rejected (each also emitted as 'actorError'). */
+  failed: number;
+  pendingAsks: number;
+  closed: boolean;
+}
+
+/** Emitted for a tell (send/trySend) whose receive threw or rejected. */
+export interface ActorErrorEvent {
+  key: string;
+  partition: number;
+  thread: number;
+  error: Error;
+}
+
+export interface RuntimeEvents {
+  actorError: [ActorErrorEvent];
+  workerExit: [{ thread: number; exitCode: number; error?: Error }];
+}
+
+interface PendingAsk {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  thread: number;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
+/** How long close() waits for a worker to acknowledge STOP before terminating it anyway. */
+const STOP_GRACE_MS = 5000;
+
+export class Runtime extends EventEmitter<RuntimeEvents> {
+  readonly threads: number;
+  readonly partitions: number;
+  private readonly options: ResolvedOptions;
+  private readonly table: Uint16Array;
+  private readonly codec = new MessageCodec();
+  private readonly counters: SharedCounters;
+  private readonly lanes: OutboundLane[] = [];
+  private readonly replies: ReplyChannel[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly exited: Promise<void>[] = [];
+  private readonly partitionSent: Float64Array;
+  private readonly pendingAsks = new Map<number, PendingAsk>();
+  private nextAskId = 1;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private warnedActorError = false;
+  /** Scratch frame for the send path (no allocation per message). */
+  private readonly frame: OutboundFrame = { kind: 0, codec: 0, partition: 0, key: '', keyLength: 0, askId: 0, payload: new Uint8Array(0) };
+
+  /** @internal use createRuntime() */
+  constructor(options: ResolvedOptions, table: Uint16Array) {
+    super();
+    this.options = options;
+    this.table = table;
+    this.threads = options.threads;
+    this.partitions = options.partitions;
+    this.partitionSent = new Float64Array(options.partitions);
+    this.counters = SharedCounters.create(options.threads, options.partitions);
+  }
+
+  /** @internal Spawns the workers and waits until each has loaded the actor module. */
+  async start(): Promise<void> {
+    const o = this.options;
+    const ready: Promise<void>[] = [];
+    for (let t = 0; t < o.threads; t++) {
+      const inbound = new RingBuffer(o.ringBytes);
+      const replyRing = new RingBuffer(o.replyRingBytes);
+      this.lanes.push(new OutboundLane(new RingWriter(inbound)));
+      this.replies.push(new ReplyChannel(replyRing, this.codec, this.onReply));
+      const init: WorkerInit = {
+        actorUrl: o.actorUrl,
+        thread: t,
+        threads: o.threads,
+        partitions: o.partitions,
+        inbound: inbound.sab,
+        replies: replyRing.sab,
+        counters: this.counters.sab,
+        spinIterations: o.spinIterations,
+        idleTurnMs: o.idleTurnMs,
+      };
+      const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `ringmaster-${t}` });
+      this.workers.push(worker);
+      this.exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
+      ready.push(this.watch(worker, t));
+    }
+    try {
+      await Promise.all(ready);
+    } catch (error) {
+      this.closed = true;
+      await Promise.all(this.workers.map((w) => w.terminate()));
+      await Promise.all(this.exited);
+      throw error;
+    }
+  }
+
+  /** Wires a worker's events; resolves when it is ready, rejects if it fails to start. */
+  private watch(worker: Worker, thread: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      worker.on('message', (message: HostMessage) => {
+        switch (message.type) {
+          case 'ready':
+            started = true;
+            resolve();
+            break;
+          case 'loadError':
+            reject(this.loadError(message.error));
+            break;
+          case 'actorError':
+            this.reportActorError(thread, message.key, message.partition, message.error);
+            break;
+          case 'stopped':
+            void worker.terminate();
+            break;
+        }
+      });
+      worker.on('error', (error) => {
+        if (!started) reject(new ActorLoadError(`worker ${thread} failed while loading the actor module: ${error.message}`, { cause: error }));
+        else this.onWorkerGone(thread, -1, error);
+      });
+      worker.on('exit', (exitCode) => {
+        if (!started) reject(new ActorLoadError(`worker ${thread} exited (code ${exitCode}) before loading the actor module`));
+        else this.onWorkerGone(thread, exitCode);
+      });
+    });
+  }
+
+  private loadError(data: ErrorData): ActorLoadError {
+    const where = this.options.actorUrl.startsWith('file:') ? fileURLToPath(this.options.actorUrl) : this.options.actorUrl;
+    return new ActorLoadError(`cannot load actor module ${where}: ${data.name}: ${data.message}`, { cause: errorFromData(data) });
+  }
+
+  private reportActorError(thread: number, key: string, partition: number, data: ErrorData): void {
+    const error = errorFromData(data);
+    if (this.listenerCount('actorError') > 0) {
+      this.emit('actorError', { key, partition, thread, error });
+    } else if (!this.warnedActorError) {
+      this.warnedActorError = true;
+      process.emitWarning(
+        `receive failed for key '${key}' (${error.name}: ${error.message}); listen to 'actorError' to handle these (further ones are counted in stats().failed)`,
+        'RingmasterWarning',
+      );
+    }
+  }
+
+  private onWorkerGone(thread: number, exitCode: number, error?: Error): void {
+    const lane = this.lanes[thread]!;
+    if (lane.dead) return;
+    const stopping = this.closing !== null && this.closed;
+    const gone = new WorkerExitError(
+      error ? `worker ${thread} failed: ${error.message}` : `worker ${thread} exited with code ${exitCode}`,
+      thread,
+      error ? { cause: error } : undefined,
+    );
+    lane.fail(gone);
+    this.replies[thread]!.close();
+    for (const [id, pending] of this.pendingAsks) {
+      if (pending.thread === thread) this.settleAsk(id, false, gone);
+    }
+    this.counters.wakeAll(thread);
+    if (!stopping || error) this.emit('workerExit', error ? { thread, exitCode, error } : { thread, exitCode });
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  partitionOf(key: Key): number {
+    return fnv1a32(keyToString(key)) % this.partitions;
+  }
+
+  threadOf(partition: number): number {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
+      throw new RangeError(`partition must be an integer in 0..${this.partitions - 1}, got ${partition}`);
+    }
+    return this.table[partition]!;
+  }
+
+  /** Validates key and message and fills the scratch frame; throws TypeError/RangeError before anything is written. */
+  private prepare(kind: number, key: Key, msg: unknown): OutboundLane {
+    if (this.closed) throw new RuntimeClosedError('runtime is closed');
+    const keyString = keyToString(key);
+    const partition = fnv1a32(keyString) % this.partitions;
+    const keyLength = lastUtf8Length;
+    const lane = this.lanes[this.table[partition]!]!;
+    if (lane.dead) throw lane.dead;
+    const payload = this.codec.encode(msg);
+    lane.frameSize(keyLength, payload.length);
+    const frame = this.frame;
+    frame.kind = kind;
+    frame.codec = this.codec.lastCodec;
+    frame.partition = partition;
+    frame.key = keyString;
+    frame.keyLength = keyLength;
+    frame.askId = 0;
+    frame.payload = payload;
+    return lane;
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /** Enqueues without waiting; false when the target ring is full (nothing enqueued then). */
+  trySend(key: Key, msg: unknown): boolean {
+    const lane = this.prepare(KIND_TELL, key, msg);
+    if (!lane.tryWrite(this.frame)) return false;
+    this.partitionSent[this.frame.partition]!++;
+    return true;
+  }
+
+  /** Enqueues, waiting for ring space without blocking the event loop. Never drops. */
+  send(key: Key, msg: unknown): Promise<void> {
+    let lane: OutboundLane;
+    try {
+      lane = this.prepare(KIND_TELL, key, msg);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.partitionSent[this.frame.partition]!++;
+    if (lane.tryWrite(this.frame)) return RESOLVED;
+    return lane.enqueue(this.frame);
+  }
+
+  /** Sends a message and resolves with what the key's receive returned (or rejects with its error). */
+  ask<R = unknown>(key: Key, msg: unknown, options: AskOptions = {}): Promise<R> {
+    let lane: OutboundLane;
+    try {
+      const { timeoutMs, signal } = options ?? {};
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
+        throw new RangeError(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
+      }
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+      if (signal?.aborted) throw new AbortError('ask aborted before it was sent', { cause: signal.reason });
+      lane = this.prepare(KIND_ASK, key, msg);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const askId = this.nextAskId;
+    this.nextAskId = this.nextAskId >= 0xffffffff ? 1 : this.nextAskId + 1;
+    const frame = this.frame;
+    frame.askId = askId;
+    const thread = this.table[frame.partition]!;
+    const promise = new Promise<R>((resolve, reject) => {
+      const pending: PendingAsk = { resolve: resolve as (v: unknown) => void, reject, thread, timer: undefined, signal: options.signal, onAbort: undefined };
+      if (options.timeoutMs !== undefined) {
+        pending.timer = setTimeout(
+          () => this.settleAsk(askId, false, new TimeoutError(`ask to key '${frame.key}' timed out after ${options.timeoutMs} ms`)),
+          options.timeoutMs,
+        );
+      }
+      if (options.signal) {
+        const signal = options.signal;
+        pending.onAbort = () => this.settleAsk(askId, false, new AbortError('ask aborted', { cause: signal.reason }));
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.pendingAsks.set(askId, pending);
+    });
+    this.partitionSent[frame.partition]!++;
+    const replies = this.replies[thread]!;
+    replies.expectReply();
+    if (!lane.tryWrite(frame)) {
+      lane.enqueue(frame).catch((error: Error) => {
+        replies.cancelExpected();
+        this.settleAsk(askId, false, error);
+      });
+    }
+    return promise;
+  }
+
+  private readonly onReply = (askId: number, ok: boolean, value: unknown): void => {
+    this.settleAsk(askId, ok, ok ? value : errorFromData(value as ErrorData));
+  };
+
+  private settleAsk(askId: number, ok: boolean, value: unknown): void {
+    const pending = this.pendingAsks.get(askId);
+    if (pending === undefined) return; // timed out or aborted earlier: the late reply is dropped
+    this.pendingAsks.delete(askId);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
+    if (ok) pending.resolve(value);
+    else pending.reject(value as Error);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Resolves when every message enqueued (or waiting to be) before the call has been processed. */
+  async drain(): Promise<void> {
+    const targets = this.lanes.map((lane) => (lane.written + lane.waitingCount) | 0);
+    await Promise.all(
+      targets.map((target, thread) => this.counters.waitForCompleted(thread, target, () => this.lanes[thread]!.dead)),
+    );
+  }
+
+  /** Stops accepting, drains, then ends every thread. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    const drained = await this.drain().then(
+      () => null,
+      (error: Error) => error,
+    );
+    for (let t = 0; t < this.threads; t++) {
+      const lane = this.lanes[t]!;
+      if (lane.dead) continue;
+      const stop: OutboundFrame = { kind: KIND_STOP, codec: 0, partition: 0, key: '', keyLength: 0, askId: 0, payload: new Uint8Array(0) };
+      if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
+      const worker = this.workers[t]!;
+      const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+      void this.exited[t]!.then(() => clearTimeout(timer));
+    }
+    await Promise.all(this.exited);
+    for (const replies of this.replies) replies.close();
+    if (drained && !(drained instanceof WorkerExitError)) throw drained;
+  }
+
+  stats(): RuntimeStats {
+    const threads: ThreadStats[] = [];
+    for (let t = 0; t < this.threads; t++) {
+      const lane = this.lanes[t]!;
+      threads.push({
+        thread: t,
+        partitions: 0,
+        sent: 0,
+        processed: 0,
+        failed: this.counters.failed(t),
+        waiting: lane.waitingCount,
+        ringUsedBytes: lane.writer.ring.usedBytes(),
+      });
+    }
+    const partitions: PartitionStats[] = [];
+    let sent = 0;
+    let processed = 0;
+    for (let p = 0; p < this.partitions; p++) {
+      const thread = this.table[p]!;
+      const entry = { partition: p, thread, sent: this.partitionSent[p]!, processed: this.counters.partitionCompleted[p]! };
+      partitions.push(entry);
+      const ts = threads[thread]!;
+      ts.partitions++;
+      ts.sent += entry.sent;
+      ts.processed += entry.processed;
+      sent += entry.sent;
+      processed += entry.processed;
+    }
+    const failed = threads.reduce((n, t) => n + t.failed, 0);
+    return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, closed: this.closed };
+  }
+}
+
+/**
+ * Starts a runtime: validates the options, spawns the worker threads and resolves once each has
+ * loaded the actor module. Rejects (leaving no thread running) on bad options or a bad module.
+ */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const resolved = resolveOptions(options);
+  const table = buildPartitionTable(resolved.mapping, resolved.partitions, resolved.threads);
+  if (!actorFileExists(resolved.actorUrl)) {
+    throw new ActorLoadError(`actor module not found: ${fileURLToPath(resolved.actorUrl)}`);
+  }
+  const runtime = new Runtime(resolved, table);
+  await runtime.start();
+  return runtime;
+}

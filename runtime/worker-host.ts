@@ -1,0 +1,215 @@
+/**
+ * Worker thread entry: loads the actor module, then consumes this thread's ring.
+ *
+ * The consume loop (pump) reads every published frame, hands each to its key's actor, and
+ * releases ring space only up to the oldest frame still unfinished (an async receive or a message
+ * queued behind one), so frames are never given back before they are handled. When the ring runs
+ * dry it spins briefly, then parks: synchronously (Atomics.wait) when nothing async is in flight,
+ * or with Atomics.waitAsync when promise continuations must run. A long burst yields to the event
+ * loop every few milliseconds so timers and async continuations keep running.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
+import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.js';
+import { isDefinedActor, type ActorDefinition } from '../actors/define.js';
+import { MessageCodec } from './codec.js';
+import { errorToData } from './errors.js';
+import {
+  KIND_ASK,
+  KIND_STOP,
+  MESSAGE_HEADER_BYTES,
+  REPLY_ERROR,
+  REPLY_HEADER_BYTES,
+  REPLY_OK,
+  readU16,
+  readU32,
+  writeReplyHeader,
+} from './frame.js';
+import { Mailboxes, type Completion, type Delivery } from './mailboxes.js';
+import { SharedCounters } from './shared-counters.js';
+import type { HostMessage, WorkerInit } from './protocol.js';
+
+/** Longest stretch of synchronous consuming before the event loop gets a turn. */
+const SLICE_MS = 5;
+/** With async receives in flight, frames handled between event-loop turns (their continuations run then). */
+const ASYNC_BATCH = 64;
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (message: HostMessage): void => port.postMessage(message);
+
+async function loadActor(url: string): Promise<ActorDefinition<unknown, unknown, unknown>> {
+  const module = (await import(url)) as { default?: unknown };
+  if (!isDefinedActor(module.default)) {
+    throw new TypeError(`actor module ${url} does not default-export defineActor({...})`);
+  }
+  return module.default;
+}
+
+class WorkerHost implements Completion {
+  private readonly reader: RingReader;
+  private readonly inbound: RingBuffer;
+  private readonly replies: RingWriter;
+  private readonly counters: SharedCounters;
+  private readonly codec = new MessageCodec();
+  private readonly mailboxes: Mailboxes;
+  private readonly thread: number;
+  /** Unfinished deliveries by frame order → frame start; the first one bounds what may be released. */
+  private readonly unfinished = new Map<number, number>();
+  private frameSeq = 0;
+  private completed = 0;
+  private failed = 0;
+  private stopping = false;
+
+  constructor(definition: ActorDefinition<unknown, unknown, unknown>) {
+    this.thread = init.thread;
+    this.inbound = new RingBuffer(init.inbound);
+    this.reader = new RingReader(this.inbound);
+    this.replies = new RingWriter(new RingBuffer(init.replies));
+    this.counters = new SharedCounters(init.counters, init.threads, init.partitions);
+    this.mailboxes = new Mailboxes(definition, init.thread, this);
+  }
+
+  /** Consumes until the ring is dry and the thread should wait; see the module comment. */
+  readonly pump = (): void => {
+    const reader = this.reader;
+    const started = performance.now();
+    let handled = 0;
+    for (;;) {
+      const frameStart = reader.cursor;
+      const at = reader.next();
+      if (at >= 0) {
+        this.handleFrame(at, reader.frameLength, frameStart);
+        if (this.stopping) return;
+        handled++;
+        if (this.mailboxes.inFlight > 0 && handled % ASYNC_BATCH === 0) return this.yieldTurn();
+        if ((handled & 255) === 0) {
+          this.publishProgress();
+          if (performance.now() - started > SLICE_MS) return this.yieldTurn();
+        }
+        continue;
+      }
+      this.publishProgress();
+      if (this.mailboxes.inFlight > 0) {
+        // Promise continuations run only when we return to the event loop.
+        void parkAsync(reader, init.idleTurnMs).then(this.pump);
+        return;
+      }
+      if (spinForData(reader, init.spinIterations)) continue;
+      if (parkSync(reader, init.idleTurnMs) === 'timed-out') return this.yieldTurn();
+    }
+  };
+
+  private yieldTurn(): void {
+    this.publishProgress();
+    setImmediate(this.pump);
+  }
+
+  private handleFrame(at: number, length: number, frameStart: number): void {
+    const bytes = this.inbound.bytes;
+    const kind = bytes[at]!;
+    if (kind === KIND_STOP) {
+      this.stop();
+      return;
+    }
+    const codec = bytes[at + 1]!;
+    const partition = readU16(bytes, at + 2);
+    const keyLength = readU32(bytes, at + 4);
+    const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
+    const keyStart = at + MESSAGE_HEADER_BYTES;
+    const key = bytes.toString('utf8', keyStart, keyStart + keyLength);
+    const payloadStart = keyStart + keyLength;
+    let msg: unknown;
+    try {
+      msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);
+    } catch (error) {
+      // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
+      this.done({ msg: undefined, askId, frameStart, frameSeq: this.frameSeq++ }, partition, key, false, error, false);
+      return;
+    }
+    this.mailboxes.deliver(key, partition, { msg, askId, frameStart, frameSeq: this.frameSeq++ });
+  }
+
+  pending(delivery: Delivery): void {
+    this.unfinished.set(delivery.frameSeq, delivery.frameStart);
+  }
+
+  done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void {
+    this.completed = (this.completed + 1) | 0;
+    this.counters.partitionCompleted[partition]!++;
+    if (delivery.askId !== 0) this.reply(delivery.askId, ok, value);
+    else if (!ok) {
+      this.failed = (this.failed + 1) | 0;
+      post({ type: 'actorError', key, partition, error: errorToData(value) });
+    }
+    if (wasPending) {
+      this.unfinished.delete(delivery.frameSeq);
+      this.publishProgress();
+    }
+  }
+
+  /** Releases ring space up to the oldest unfinished frame and publishes the counters. */
+  private publishProgress(): void {
+    const oldest = this.unfinished.size === 0 ? this.reader.cursor : this.unfinished.values().next().value!;
+    if (oldest !== this.reader.released()) this.reader.release(oldest);
+    this.counters.publish(this.thread, this.completed, this.failed);
+  }
+
+  private reply(askId: number, ok: boolean, value: unknown): void {
+    let kind = ok ? REPLY_OK : REPLY_ERROR;
+    let payload: Buffer;
+    try {
+      payload = this.codec.encode(ok ? value : errorToData(value));
+    } catch (error) {
+      kind = REPLY_ERROR;
+      payload = this.codec.encode(errorToData(error));
+    }
+    const codec = this.codec.lastCodec;
+    const length = REPLY_HEADER_BYTES + payload.length;
+    if (length > this.replies.maxFrameBytes) {
+      kind = REPLY_ERROR;
+      const error = new RangeError(`reply of ${payload.length} bytes exceeds the reply ring's maximum frame`);
+      return this.writeReply(kind, this.codec.encode(errorToData(error)), this.codec.lastCodec, askId);
+    }
+    this.writeReply(kind, payload, codec, askId);
+  }
+
+  private writeReply(kind: number, payload: Buffer, codec: number, askId: number): void {
+    const length = REPLY_HEADER_BYTES + payload.length;
+    let at = this.replies.tryClaim(length);
+    // The main thread reads replies whenever asks are outstanding (this one is), so space comes.
+    while (at < 0) {
+      waitForSpaceSync(this.replies, length, 1000);
+      at = this.replies.tryClaim(length);
+    }
+    const bytes = this.replies.ring.bytes;
+    writeReplyHeader(bytes, at, kind, codec, askId);
+    payload.copy(bytes, at + REPLY_HEADER_BYTES);
+    this.replies.publish();
+  }
+
+  private stop(): void {
+    this.stopping = true;
+    this.publishProgress();
+    post({ type: 'stopped' });
+  }
+}
+
+async function main(): Promise<void> {
+  let definition: ActorDefinition<unknown, unknown, unknown>;
+  try {
+    definition = await loadActor(init.actorUrl);
+  } catch (error) {
+    post({ type: 'loadError', error: errorToData(error) });
+    return;
+  }
+  const host = new WorkerHost(definition);
+  // A ref'd listener keeps this thread's event loop alive while it waits with Atomics.waitAsync
+  // (a pending waitAsync alone does not, in Node 20).
+  port.on('message', () => {});
+  post({ type: 'ready' });
+  host.pump();
+}
+
+void main();

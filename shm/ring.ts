@@ -1,0 +1,284 @@
+/**
+ * A single-producer / single-consumer ring of variable-length frames over one SharedArrayBuffer.
+ *
+ * Memory layout (bytes):
+ *
+ *     0    write counter   (i32, producer stores, consumer loads)
+ *   128    read counter    (i32, consumer stores, producer loads)
+ *   256    consumer parked (i32 flag, consumer sets, producer clears and notifies)
+ *   384    producer parked (i32 flag, producer sets, consumer clears and notifies)
+ *   512    data: `capacity` bytes, capacity a power of two
+ *
+ * Each control word has its own 128-byte slot (two cache lines, as Agrona does) so the producer
+ * and the consumer never write the same line and the adjacent-line prefetcher does not pair them.
+ *
+ * The counters are byte positions that only grow (mod 2^32); `(write - read) | 0` is the number
+ * of bytes in use, which stays correct across the 32-bit wrap because capacity <= 2^30.
+ *
+ * A frame is a 4-byte little-endian length followed by the body, padded to 8 bytes. A frame never
+ * straddles the end of the data area: when it does not fit in the tail, the producer writes a skip
+ * marker (length -1) there and puts the frame at offset 0.
+ *
+ * Ordering: the producer writes body and header with plain stores, then publishes with
+ * `Atomics.store(write)`; the consumer reads `Atomics.load(write)` before touching bytes. Atomics
+ * are sequentially consistent, so bytes written before the store are visible after the load.
+ * Space goes back to the producer only through `Atomics.store(read)`, which the consumer calls
+ * once it is done with the frames (see RingReader.release).
+ */
+
+export const WRITE_INDEX = 0; // i32 index of the write counter
+export const READ_INDEX = 32; // byte 128
+export const CONSUMER_PARKED_INDEX = 64; // byte 256
+export const PRODUCER_PARKED_INDEX = 96; // byte 384
+export const RING_HEADER_BYTES = 512;
+const FRAME_HEADER_BYTES = 4;
+const SKIP_MARKER = -1;
+export const MIN_RING_CAPACITY = 64;
+export const MAX_RING_CAPACITY = 1 << 30;
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/** The shared memory of one ring; both sides build their views from the same buffer. */
+export class RingBuffer {
+  readonly sab: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly mask: number;
+  readonly control: Int32Array;
+  /** The data area as bytes; offsets returned by the ring index into this view. */
+  readonly bytes: Buffer;
+  /** The data area as i32 words, for frame headers (frames start 8-aligned). */
+  readonly words: Int32Array;
+  /** Largest frame body this ring accepts: half the data area less the frame header. */
+  readonly maxFrameBytes: number;
+
+  /** Wraps an existing buffer (the other side's) or allocates one of `capacity` data bytes. */
+  constructor(source: SharedArrayBuffer | number) {
+    const sab =
+      typeof source === 'number' ? new SharedArrayBuffer(RING_HEADER_BYTES + checkCapacity(source)) : source;
+    const capacity = sab.byteLength - RING_HEADER_BYTES;
+    checkCapacity(capacity);
+    this.sab = sab;
+    this.capacity = capacity;
+    this.mask = capacity - 1;
+    this.control = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
+    this.bytes = Buffer.from(sab, RING_HEADER_BYTES, capacity);
+    this.words = new Int32Array(sab, RING_HEADER_BYTES, capacity / 4);
+    // Any frame of at most capacity/2 bytes fits into an empty ring whatever the position,
+    // either in the tail or (after a skip marker) at offset 0.
+    this.maxFrameBytes = capacity / 2 - FRAME_HEADER_BYTES;
+  }
+
+  /** Bytes published and not yet released. May be stale by the time the caller uses it. */
+  usedBytes(): number {
+    return (Atomics.load(this.control, WRITE_INDEX) - Atomics.load(this.control, READ_INDEX)) | 0;
+  }
+}
+
+function checkCapacity(capacity: number): number {
+  if (
+    !Number.isInteger(capacity) ||
+    capacity < MIN_RING_CAPACITY ||
+    capacity > MAX_RING_CAPACITY ||
+    (capacity & (capacity - 1)) !== 0
+  ) {
+    throw new RangeError(
+      `ring capacity must be a power of two between ${MIN_RING_CAPACITY} and ${MAX_RING_CAPACITY} bytes, got ${capacity}`,
+    );
+  }
+  return capacity;
+}
+
+/** The smallest power of two >= n (n >= 1). */
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * The producer side. Only one thread may own a RingWriter for a ring at a time.
+ *
+ * `tryClaim` reserves space for a frame and returns where to write its body; `publish` makes every
+ * claimed frame visible at once, so a burst of frames costs one `Atomics.store` (and at most one
+ * notify).
+ */
+export class RingWriter {
+  readonly ring: RingBuffer;
+  readonly maxFrameBytes: number;
+  /** Write position including claimed, unpublished frames. Only this side changes it. */
+  private claimed: number;
+  /**
+   * Last read counter seen. It may be older than the consumer's real position: that only makes
+   * the ring look fuller than it is, so we re-load it before saying "full".
+   */
+  private cachedRead: number;
+
+  constructor(ring: RingBuffer) {
+    this.ring = ring;
+    this.maxFrameBytes = ring.maxFrameBytes;
+    this.claimed = Atomics.load(ring.control, WRITE_INDEX);
+    this.cachedRead = Atomics.load(ring.control, READ_INDEX);
+  }
+
+  /**
+   * Reserves a frame of `length` body bytes. Returns the body's offset in `ring.bytes`, or -1 when
+   * the ring has no room now (nothing is reserved then). Throws RangeError for a frame that could
+   * never fit.
+   */
+  tryClaim(length: number): number {
+    if (length > this.maxFrameBytes || length < 0) {
+      throw new RangeError(`frame of ${length} bytes exceeds this ring's maximum of ${this.maxFrameBytes} bytes`);
+    }
+    const ring = this.ring;
+    const need = align8(FRAME_HEADER_BYTES + length);
+    const pos = this.claimed & ring.mask;
+    const tail = ring.capacity - pos;
+    const total = need <= tail ? need : tail + need;
+    if (ring.capacity - ((this.claimed - this.cachedRead) | 0) < total) {
+      this.cachedRead = Atomics.load(ring.control, READ_INDEX);
+      if (ring.capacity - ((this.claimed - this.cachedRead) | 0) < total) return -1;
+    }
+    let at = pos;
+    if (need > tail) {
+      ring.words[pos >> 2] = SKIP_MARKER;
+      at = 0;
+    }
+    ring.words[at >> 2] = length;
+    this.claimed = (this.claimed + total) | 0;
+    return at + FRAME_HEADER_BYTES;
+  }
+
+  /** True when claimed frames are waiting for publish(). */
+  hasUnpublished(): boolean {
+    return this.claimed !== Atomics.load(this.ring.control, WRITE_INDEX);
+  }
+
+  /** Publishes every claimed frame and wakes the consumer if (and only if) it is parked. */
+  publish(): void {
+    const control = this.ring.control;
+    Atomics.store(control, WRITE_INDEX, this.claimed);
+    // A plain load first: the exchange is a locked instruction we skip on a busy ring.
+    if (Atomics.load(control, CONSUMER_PARKED_INDEX) === 1 && Atomics.exchange(control, CONSUMER_PARKED_INDEX, 0) === 1) {
+      Atomics.notify(control, WRITE_INDEX);
+    }
+  }
+
+  /**
+   * Announces that the producer is about to wait for space, and returns the read counter to wait
+   * on, or null if space for a `length`-byte frame appeared meanwhile (then do not wait).
+   * Lost-wakeup safe: the flag is set before the counter is re-read, and the consumer checks the
+   * flag after it stores the counter.
+   */
+  prepareToWaitForSpace(length: number): number | null {
+    const control = this.ring.control;
+    Atomics.store(control, PRODUCER_PARKED_INDEX, 1);
+    const read = Atomics.load(control, READ_INDEX);
+    this.cachedRead = read;
+    if (this.fits(length)) {
+      Atomics.store(control, PRODUCER_PARKED_INDEX, 0);
+      return null;
+    }
+    return read;
+  }
+
+  private fits(length: number): boolean {
+    const ring = this.ring;
+    const need = align8(FRAME_HEADER_BYTES + length);
+    const tail = ring.capacity - (this.claimed & ring.mask);
+    const total = need <= tail ? need : tail + need;
+    return ring.capacity - ((this.claimed - this.cachedRead) | 0) >= total;
+  }
+}
+
+/**
+ * The consumer side. Only one thread may own a RingReader for a ring at a time; a replacement
+ * reader starts from the released position, so frames read but not released are read again.
+ */
+export class RingReader {
+  readonly ring: RingBuffer;
+  /** Position after the last frame returned by next(). Only this side changes it. */
+  cursor: number;
+  /**
+   * Last write counter seen. It may be older than the producer's: frames published since are
+   * simply found on a later call, never skipped.
+   */
+  private cachedWrite: number;
+  /** Body length of the frame last returned by next(). */
+  frameLength = 0;
+
+  constructor(ring: RingBuffer) {
+    this.ring = ring;
+    this.cursor = Atomics.load(ring.control, READ_INDEX);
+    this.cachedWrite = Atomics.load(ring.control, WRITE_INDEX);
+  }
+
+  /** Returns the body offset of the next published frame (length in `frameLength`), or -1. */
+  next(): number {
+    const ring = this.ring;
+    if (this.cursor === this.cachedWrite) {
+      this.cachedWrite = Atomics.load(ring.control, WRITE_INDEX);
+      if (this.cursor === this.cachedWrite) return -1;
+    }
+    let pos = this.cursor & ring.mask;
+    let length = ring.words[pos >> 2]!;
+    if (length === SKIP_MARKER) {
+      this.cursor = (this.cursor + ring.capacity - pos) | 0;
+      pos = 0;
+      length = ring.words[0]!;
+    }
+    this.cursor = (this.cursor + align8(FRAME_HEADER_BYTES + length)) | 0;
+    this.frameLength = length;
+    return pos + FRAME_HEADER_BYTES;
+  }
+
+  /** True when a frame past the cursor is published (re-reads the write counter). */
+  hasMore(): boolean {
+    this.cachedWrite = Atomics.load(this.ring.control, WRITE_INDEX);
+    return this.cursor !== this.cachedWrite;
+  }
+
+  /** The published write counter as of now. */
+  published(): number {
+    return Atomics.load(this.ring.control, WRITE_INDEX);
+  }
+
+  /**
+   * Gives the bytes before `position` back to the producer (default: everything read so far) and
+   * wakes the producer if it waits for space. Call only once the frames there are handled: a
+   * replacement reader resumes from here.
+   */
+  release(position: number = this.cursor): void {
+    const control = this.ring.control;
+    Atomics.store(control, READ_INDEX, position);
+    if (Atomics.load(control, PRODUCER_PARKED_INDEX) === 1 && Atomics.exchange(control, PRODUCER_PARKED_INDEX, 0) === 1) {
+      Atomics.notify(control, READ_INDEX);
+    }
+  }
+
+  /** The released read counter (what a replacement reader would start from). */
+  released(): number {
+    return Atomics.load(this.ring.control, READ_INDEX);
+  }
+
+  /**
+   * Announces that the consumer is about to park, and returns the write counter to wait on, or
+   * null if a frame arrived meanwhile. The producer checks the flag after publishing, so either it
+   * sees the flag and notifies, or we see its frame here.
+   */
+  prepareToPark(): number | null {
+    const control = this.ring.control;
+    Atomics.store(control, CONSUMER_PARKED_INDEX, 1);
+    const write = Atomics.load(control, WRITE_INDEX);
+    if (write !== this.cursor) {
+      Atomics.store(control, CONSUMER_PARKED_INDEX, 0);
+      this.cachedWrite = write;
+      return null;
+    }
+    return write;
+  }
+
+  /** Clears the parked flag after a wait ended (woken, timed out, or not needed). */
+  unpark(): void {
+    Atomics.store(this.ring.control, CONSUMER_PARKED_INDEX, 0);
+  }
+}
