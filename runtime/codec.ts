@@ -10,7 +10,8 @@
  * Decoding always reads from a heap copy of the frame, never from the SharedArrayBuffer itself:
  * msgpackr's native string extractor crashes the process on SharedArrayBuffer-backed input.
  */
-import { Packr } from 'msgpackr';
+import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { copyBytes } from './bytes.js';
 
 export const CODEC_PLAIN = 0;
 export const CODEC_STRUCTURED = 1;
@@ -69,18 +70,29 @@ export class MessageCodec {
   private readonly structured = new Packr(structuredOptions());
   /** Heap scratch the frame is copied into before decoding. */
   private scratch = Buffer.allocUnsafe(4096);
+  private readonly decodeRange = { start: 0, end: 0 };
   /** Which codec the last encode() used. */
   lastCodec: CodecId = CODEC_PLAIN;
+  /** Where the last encode() put its bytes in the returned buffer. */
+  lastStart = 0;
+  lastEnd = 0;
 
   /**
-   * Encodes a message. The result is only valid until the next encode (it lives in msgpackr's
-   * reused buffer): copy it out before encoding again.
+   * Encodes a message into msgpackr's own reused buffer and returns that buffer; the bytes are
+   * at [lastStart, lastEnd) and valid only until the next encode: copy them out before that.
+   * (Reuse mode: no allocation per message.)
    */
   encode(value: unknown): Buffer {
     const structured = scanMessage(value);
     this.lastCodec = structured ? CODEC_STRUCTURED : CODEC_PLAIN;
     try {
-      return (structured ? this.structured : this.plain).pack(value);
+      const target = (structured ? this.structured : this.plain).pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & {
+        start: number;
+        end: number;
+      };
+      this.lastStart = target.start;
+      this.lastEnd = target.end;
+      return target;
     } catch (error) {
       if (error instanceof TypeError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -92,7 +104,8 @@ export class MessageCodec {
   decode(source: Buffer, offset: number, length: number, codec: number): unknown {
     if (length === 0) return undefined;
     if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(Math.max(length, this.scratch.length * 2));
-    source.copy(this.scratch, 0, offset, offset + length);
-    return (codec === CODEC_STRUCTURED ? this.structured : this.plain).unpack(this.scratch, { start: 0, end: length });
+    copyBytes(source, offset, this.scratch, 0, length);
+    this.decodeRange.end = length;
+    return (codec === CODEC_STRUCTURED ? this.structured : this.plain).unpack(this.scratch, this.decodeRange);
   }
 }

@@ -7,7 +7,9 @@
  *   2  u16  partition
  *   4  u32  key length in bytes
  *   8  u32  ask id (0 for a tell)
- *  12  key bytes (UTF-8), then the encoded message
+ *  12  u32  FNV-1a hash of the key (computed for routing anyway; the worker finds the key's
+ *           actor by it without decoding the key to a string)
+ *  16  key bytes (UTF-8), then the encoded message
  *
  * Reply frame (worker → main):
  *   0  u8   kind (REPLY_OK, REPLY_ERROR)
@@ -21,7 +23,7 @@
 export const KIND_TELL = 1;
 export const KIND_ASK = 2;
 export const KIND_STOP = 3;
-export const MESSAGE_HEADER_BYTES = 12;
+export const MESSAGE_HEADER_BYTES = 16;
 
 export const REPLY_OK = 1;
 export const REPLY_ERROR = 2;
@@ -56,12 +58,14 @@ export function writeMessageHeader(
   partition: number,
   keyLength: number,
   askId: number,
+  keyHash: number,
 ): void {
   bytes[at] = kind;
   bytes[at + 1] = codec;
   writeU16(bytes, at + 2, partition);
   writeU32(bytes, at + 4, keyLength);
   writeU32(bytes, at + 8, askId);
+  writeU32(bytes, at + 12, keyHash);
 }
 
 export function writeReplyHeader(bytes: Uint8Array, at: number, kind: number, codec: number, askId: number): void {

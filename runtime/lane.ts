@@ -8,6 +8,7 @@
 import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
 import { KIND_STOP, MESSAGE_HEADER_BYTES, writeMessageHeader } from './frame.js';
+import { copyBytes, writeUtf8 } from './bytes.js';
 
 /** One frame's fields, before it is written. */
 export interface OutboundFrame {
@@ -16,8 +17,12 @@ export interface OutboundFrame {
   partition: number;
   key: string;
   keyLength: number;
+  keyHash: number;
   askId: number;
+  /** The encoded message is payload[payloadStart, payloadEnd). */
   payload: Uint8Array;
+  payloadStart: number;
+  payloadEnd: number;
 }
 
 interface WaitingFrame extends OutboundFrame {
@@ -65,7 +70,8 @@ export class OutboundLane {
   /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */
   enqueue(frame: OutboundFrame): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ...frame, payload: Uint8Array.prototype.slice.call(frame.payload), resolve, reject });
+      const payload = frame.payload.slice(frame.payloadStart, frame.payloadEnd);
+      this.waiting.push({ ...frame, payload, payloadStart: 0, payloadEnd: payload.length, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -79,14 +85,14 @@ export class OutboundLane {
   }
 
   private write(frame: OutboundFrame): boolean {
-    const size = MESSAGE_HEADER_BYTES + frame.keyLength + frame.payload.length;
-    const at = this.writer.tryClaim(size);
+    const payloadLength = frame.payloadEnd - frame.payloadStart;
+    const at = this.writer.tryClaim(MESSAGE_HEADER_BYTES + frame.keyLength + payloadLength);
     if (at < 0) return false;
     const bytes = this.writer.ring.bytes;
-    writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId);
+    writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId, frame.keyHash);
     const keyAt = at + MESSAGE_HEADER_BYTES;
-    if (frame.keyLength > 0) bytes.write(frame.key, keyAt, frame.keyLength, 'utf8');
-    bytes.set(frame.payload, keyAt + frame.keyLength);
+    writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
+    copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength, payloadLength);
     this.writer.publish();
     if (frame.kind !== KIND_STOP) this.written++;
     return true;
@@ -102,7 +108,7 @@ export class OutboundLane {
           frame.resolve();
           continue;
         }
-        await waitForSpaceAsync(this.writer, MESSAGE_HEADER_BYTES + frame.keyLength + frame.payload.length, SPACE_WAIT_TIMEOUT_MS);
+        await waitForSpaceAsync(this.writer, MESSAGE_HEADER_BYTES + frame.keyLength + frame.payloadEnd, SPACE_WAIT_TIMEOUT_MS);
       }
     } finally {
       if (this.head >= this.waiting.length) {

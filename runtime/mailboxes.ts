@@ -6,6 +6,7 @@
  * the promise settles; other keys keep running. Only keys that have ever been busy get a mailbox.
  */
 import type { ActorContext, ActorDefinition } from '../actors/define.js';
+import { copyBytes } from './bytes.js';
 
 /** One message on its way through a key's actor. */
 export interface Delivery {
@@ -26,18 +27,36 @@ export interface Completion {
   done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void;
 }
 
-interface KeyActor {
+export interface KeyActor {
   readonly ctx: ActorContext<unknown>;
+  /** The key's UTF-8 bytes, compared against frames to find the actor without decoding the key. */
+  readonly keyBytes: Uint8Array;
+  /** Next actor whose key has the same hash (collisions are rare; a short chain). */
+  sameHash: KeyActor | null;
   activated: boolean;
   busy: boolean;
   mailbox: Delivery[] | null;
+}
+
+function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
+  const copy = new Uint8Array(length);
+  copyBytes(bytes, at, copy, 0, length);
+  return copy;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number): boolean {
+  if (a.length !== length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[at + i]) return false;
+  return true;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 
 export class Mailboxes {
-  private readonly actors = new Map<string, KeyActor>();
+  /** Actors by key hash (the FNV-1a the router computed), chained on collision. */
+  private readonly actors = new Map<number, KeyActor>();
+  private count = 0;
   /** Deliveries whose receive has not finished yet (async or queued). */
   inFlight = 0;
 
@@ -47,22 +66,33 @@ export class Mailboxes {
     private readonly completion: Completion,
   ) {}
 
+  /** Keys with an actor on this thread. */
   get size(): number {
-    return this.actors.size;
+    return this.count;
+  }
+
+  /** The actor of the key whose UTF-8 bytes are bytes[at, at + length), created on first use. */
+  actorFor(keyHash: number, bytes: Buffer, at: number, length: number, partition: number): KeyActor {
+    const first = this.actors.get(keyHash);
+    for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
+      if (sameBytes(actor.keyBytes, bytes, at, length)) return actor;
+    }
+    const key = bytes.toString('utf8', at, at + length);
+    const actor: KeyActor = {
+      ctx: { key, partition, thread: this.thread, state: undefined },
+      keyBytes: copyOf(bytes, at, length), // a copy: the ring's bytes are reused
+      sameHash: first ?? null,
+      activated: false,
+      busy: false,
+      mailbox: null,
+    };
+    this.actors.set(keyHash, actor);
+    this.count++;
+    return actor;
   }
 
   /** Hands a message to its key's actor: runs it now, or queues it behind the key's pending one. */
-  deliver(key: string, partition: number, delivery: Delivery): void {
-    let actor = this.actors.get(key);
-    if (actor === undefined) {
-      actor = {
-        ctx: { key, partition, thread: this.thread, state: undefined },
-        activated: false,
-        busy: false,
-        mailbox: null,
-      };
-      this.actors.set(key, actor);
-    }
+  deliver(actor: KeyActor, delivery: Delivery): void {
     if (actor.busy) {
       this.markPending(delivery);
       (actor.mailbox ??= []).push(delivery);

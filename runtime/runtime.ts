@@ -88,6 +88,18 @@ interface PendingAsk {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const emptyFrame = (kind: number): OutboundFrame => ({
+  kind,
+  codec: 0,
+  partition: 0,
+  key: '',
+  keyLength: 0,
+  keyHash: 0,
+  askId: 0,
+  payload: new Uint8Array(0),
+  payloadStart: 0,
+  payloadEnd: 0,
+});
 const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
 /** How long close() waits for a worker to acknowledge STOP before terminating it anyway. */
 const STOP_GRACE_MS = 5000;
@@ -110,7 +122,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private closing: Promise<void> | null = null;
   private warnedActorError = false;
   /** Scratch frame for the send path (no allocation per message). */
-  private readonly frame: OutboundFrame = { kind: 0, codec: 0, partition: 0, key: '', keyLength: 0, askId: 0, payload: new Uint8Array(0) };
+  private readonly frame: OutboundFrame = emptyFrame(0);
 
   /** @internal use createRuntime() */
   constructor(options: ResolvedOptions, table: Uint16Array) {
@@ -243,20 +255,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private prepare(kind: number, key: Key, msg: unknown): OutboundLane {
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     const keyString = keyToString(key);
-    const partition = fnv1a32(keyString) % this.partitions;
+    const keyHash = fnv1a32(keyString);
+    const partition = keyHash % this.partitions;
     const keyLength = lastUtf8Length;
     const lane = this.lanes[this.table[partition]!]!;
     if (lane.dead) throw lane.dead;
-    const payload = this.codec.encode(msg);
-    lane.frameSize(keyLength, payload.length);
+    const codec = this.codec;
+    const payload = codec.encode(msg);
+    lane.frameSize(keyLength, codec.lastEnd - codec.lastStart);
     const frame = this.frame;
     frame.kind = kind;
     frame.codec = this.codec.lastCodec;
     frame.partition = partition;
     frame.key = keyString;
     frame.keyLength = keyLength;
+    frame.keyHash = keyHash;
     frame.askId = 0;
     frame.payload = payload;
+    frame.payloadStart = codec.lastStart;
+    frame.payloadEnd = codec.lastEnd;
     return lane;
   }
 
@@ -368,7 +385,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (let t = 0; t < this.threads; t++) {
       const lane = this.lanes[t]!;
       if (lane.dead) continue;
-      const stop: OutboundFrame = { kind: KIND_STOP, codec: 0, partition: 0, key: '', keyLength: 0, askId: 0, payload: new Uint8Array(0) };
+      const stop = emptyFrame(KIND_STOP);
       if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
       const worker = this.workers[t]!;
       const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);

@@ -14,6 +14,7 @@ import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
 import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.js';
 import { isDefinedActor, type ActorDefinition } from '../actors/define.js';
 import { MessageCodec } from './codec.js';
+import { copyBytes } from './bytes.js';
 import { errorToData } from './errors.js';
 import {
   KIND_ASK,
@@ -117,18 +118,20 @@ class WorkerHost implements Completion {
     const partition = readU16(bytes, at + 2);
     const keyLength = readU32(bytes, at + 4);
     const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
+    const keyHash = readU32(bytes, at + 12);
     const keyStart = at + MESSAGE_HEADER_BYTES;
-    const key = bytes.toString('utf8', keyStart, keyStart + keyLength);
     const payloadStart = keyStart + keyLength;
     let msg: unknown;
     try {
       msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
+      const key = bytes.toString('utf8', keyStart, payloadStart);
       this.done({ msg: undefined, askId, frameStart, frameSeq: this.frameSeq++ }, partition, key, false, error, false);
       return;
     }
-    this.mailboxes.deliver(key, partition, { msg, askId, frameStart, frameSeq: this.frameSeq++ });
+    const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, partition);
+    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: this.frameSeq++ });
   }
 
   pending(delivery: Delivery): void {
@@ -158,25 +161,24 @@ class WorkerHost implements Completion {
 
   private reply(askId: number, ok: boolean, value: unknown): void {
     let kind = ok ? REPLY_OK : REPLY_ERROR;
+    const codec = this.codec;
     let payload: Buffer;
     try {
-      payload = this.codec.encode(ok ? value : errorToData(value));
+      payload = codec.encode(ok ? value : errorToData(value));
     } catch (error) {
       kind = REPLY_ERROR;
-      payload = this.codec.encode(errorToData(error));
+      payload = codec.encode(errorToData(error));
     }
-    const codec = this.codec.lastCodec;
-    const length = REPLY_HEADER_BYTES + payload.length;
-    if (length > this.replies.maxFrameBytes) {
+    if (REPLY_HEADER_BYTES + codec.lastEnd - codec.lastStart > this.replies.maxFrameBytes) {
       kind = REPLY_ERROR;
-      const error = new RangeError(`reply of ${payload.length} bytes exceeds the reply ring's maximum frame`);
-      return this.writeReply(kind, this.codec.encode(errorToData(error)), this.codec.lastCodec, askId);
+      const size = codec.lastEnd - codec.lastStart;
+      payload = codec.encode(errorToData(new RangeError(`reply of ${size} bytes exceeds the reply ring's maximum frame`)));
     }
-    this.writeReply(kind, payload, codec, askId);
+    this.writeReply(kind, payload, codec.lastStart, codec.lastEnd, codec.lastCodec, askId);
   }
 
-  private writeReply(kind: number, payload: Buffer, codec: number, askId: number): void {
-    const length = REPLY_HEADER_BYTES + payload.length;
+  private writeReply(kind: number, payload: Buffer, start: number, end: number, codec: number, askId: number): void {
+    const length = REPLY_HEADER_BYTES + end - start;
     let at = this.replies.tryClaim(length);
     // The main thread reads replies whenever asks are outstanding (this one is), so space comes.
     while (at < 0) {
@@ -185,7 +187,7 @@ class WorkerHost implements Completion {
     }
     const bytes = this.replies.ring.bytes;
     writeReplyHeader(bytes, at, kind, codec, askId);
-    payload.copy(bytes, at + REPLY_HEADER_BYTES);
+    copyBytes(payload, start, bytes, at + REPLY_HEADER_BYTES, end - start);
     this.replies.publish();
   }
 
