@@ -107,6 +107,8 @@ export class RingWriter {
   readonly maxFrameBytes: number;
   /** Write position including claimed, unpublished frames. Only this side changes it. */
   private claimed: number;
+  /** The write counter as this side last stored it. */
+  private published: number;
   /**
    * Last read counter seen. It may be older than the consumer's real position: that only makes
    * the ring look fuller than it is, so we re-load it before saying "full".
@@ -117,6 +119,7 @@ export class RingWriter {
     this.ring = ring;
     this.maxFrameBytes = ring.maxFrameBytes;
     this.claimed = Atomics.load(ring.control, WRITE_INDEX);
+    this.published = this.claimed;
     this.cachedRead = Atomics.load(ring.control, READ_INDEX);
   }
 
@@ -150,11 +153,20 @@ export class RingWriter {
 
   /** True when claimed frames are waiting for publish(). */
   hasUnpublished(): boolean {
-    return this.claimed !== Atomics.load(this.ring.control, WRITE_INDEX);
+    return this.claimed !== this.published;
   }
 
-  /** Publishes every claimed frame and wakes the consumer if (and only if) it is parked. */
+  /**
+   * Publishes every claimed frame and wakes the consumer if (and only if) it is parked.
+   *
+   * Does nothing when nothing new was claimed. That matters for the wake-up protocol: the consumer
+   * parks until the write counter *changes*, and the exchange below clears its flag. An exchange
+   * without a change could clear the flag of a consumer that has just read the (unchanged) counter
+   * and is about to wait; the next real publish would then see no flag and never notify it.
+   */
   publish(): void {
+    if (this.claimed === this.published) return;
+    this.published = this.claimed;
     const control = this.ring.control;
     Atomics.store(control, WRITE_INDEX, this.claimed);
     // A plain load first: the exchange is a locked instruction we skip on a busy ring.
@@ -165,9 +177,14 @@ export class RingWriter {
 
   /**
    * Announces that the producer is about to wait for space, and returns the read counter to wait
-   * on, or null if space for a `length`-byte frame appeared meanwhile (then do not wait).
-   * Lost-wakeup safe: the flag is set before the counter is re-read, and the consumer checks the
-   * flag after it stores the counter.
+   * on, or null if space for a `length`-byte frame appeared meanwhile (then do not wait; the flag
+   * is cleared). After a wait, call `endWaitForSpace()`.
+   *
+   * Lost-wakeup safe: the flag is set before the counter is re-read, and the consumer loads the
+   * flag after it stores the counter, so either we see its release here or it sees our flag and
+   * notifies. Unlike the consumer's flag, only this side clears this one: we wait for *enough*
+   * space, so we may have seen a release and still need to wait for the next one, whose notify
+   * must not depend on a flag that the previous release already took.
    */
   prepareToWaitForSpace(length: number): number | null {
     const control = this.ring.control;
@@ -179,6 +196,11 @@ export class RingWriter {
       return null;
     }
     return read;
+  }
+
+  /** Clears the waiting flag after a wait for space ended (woken, timed out or not needed). */
+  endWaitForSpace(): void {
+    Atomics.store(this.ring.control, PRODUCER_PARKED_INDEX, 0);
   }
 
   private fits(length: number): boolean {
@@ -205,10 +227,13 @@ export class RingReader {
   private cachedWrite: number;
   /** Body length of the frame last returned by next(). */
   frameLength = 0;
+  /** The read counter as this side last stored it (only this side stores it). */
+  private releasedAt: number;
 
   constructor(ring: RingBuffer) {
     this.ring = ring;
     this.cursor = Atomics.load(ring.control, READ_INDEX);
+    this.releasedAt = this.cursor;
     this.cachedWrite = Atomics.load(ring.control, WRITE_INDEX);
   }
 
@@ -248,16 +273,18 @@ export class RingReader {
    * replacement reader resumes from here.
    */
   release(position: number = this.cursor): void {
+    if (position === this.releasedAt) return;
+    this.releasedAt = position;
     const control = this.ring.control;
     Atomics.store(control, READ_INDEX, position);
-    if (Atomics.load(control, PRODUCER_PARKED_INDEX) === 1 && Atomics.exchange(control, PRODUCER_PARKED_INDEX, 0) === 1) {
-      Atomics.notify(control, READ_INDEX);
-    }
+    // The producer clears its own flag (see RingWriter.prepareToWaitForSpace), so every release
+    // while it waits notifies; it waits only when the ring is full, so that is rare.
+    if (Atomics.load(control, PRODUCER_PARKED_INDEX) === 1) Atomics.notify(control, READ_INDEX);
   }
 
   /** The released read counter (what a replacement reader would start from). */
   released(): number {
-    return Atomics.load(this.ring.control, READ_INDEX);
+    return this.releasedAt;
   }
 
   /**

@@ -51,6 +51,7 @@ export async function waitForSpaceAsync(writer: RingWriter, length: number, time
   if (read === null) return;
   const wait = Atomics.waitAsync(writer.ring.control, READ_INDEX, read, timeoutMs);
   if (wait.async) await wait.value;
+  writer.endWaitForSpace();
 }
 
 /** Blocks this (worker) thread until a `length`-byte frame may fit, or the timeout passes. */
@@ -58,4 +59,5 @@ export function waitForSpaceSync(writer: RingWriter, length: number, timeoutMs: 
   const read = writer.prepareToWaitForSpace(length);
   if (read === null) return;
   Atomics.wait(writer.ring.control, READ_INDEX, read, timeoutMs);
+  writer.endWaitForSpace();
 }

@@ -1,0 +1,37 @@
+/**
+ * The W1 actor for ringmaster: one state per key (count, sum, seqSum; see ../w1.ts) kept by the
+ * runtime in ctx.state. Every state is also registered by key number in this thread's W1Tally, so
+ * the whole thread's result can be read back with a few asks ({ op: 'totals', from, to }) instead
+ * of one ask per key.
+ */
+import { defineActor } from '../../index.js';
+import { applyW1, W1Tally, type KeyTally, type W1Message, type W1Totals } from '../w1.js';
+
+export type W1Control =
+  | { op: 'get' }
+  /** The per-key results of this thread for keys [from, to) (keys on other threads read as 0). */
+  | { op: 'totals'; from: number; to: number };
+
+export type W1ActorMsg = W1Message | W1Control;
+
+export interface W1KeyReply {
+  key: string;
+  count: number;
+  sum: number;
+  seqSum: number;
+}
+
+const tally = new W1Tally();
+
+export default defineActor<KeyTally, W1ActorMsg, W1Totals | W1KeyReply | undefined>({
+  init: (key) => tally.stateFor(key),
+  receive(msg, ctx) {
+    if (msg.op === undefined) {
+      applyW1(ctx.state, msg);
+      return undefined;
+    }
+    if (msg.op === 'totals') return tally.totals(msg.from, msg.to);
+    const s = ctx.state;
+    return { key: s.key, count: s.count, sum: s.sum, seqSum: s.seqSum };
+  },
+});

@@ -1,0 +1,40 @@
+/**
+ * Idle CPU: once traffic stops, how much CPU does the whole process burn? process.cpuUsage() is
+ * getrusage(RUSAGE_SELF), so it covers every thread (main and workers). Reported as % of one core
+ * over the measuring window. The measurement starts right after the last message was verified,
+ * so it includes the workers' spin-then-park and any periodic wake-ups.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRuntime } from '../index.js';
+import { withTimeout } from './peer.js';
+import { W1_ACTOR } from './peers/ringmaster.js';
+import { fetchW1Totals } from './ringmaster-threads.js';
+import { expectedW1, makeW1Message, verifyW1 } from './w1.js';
+
+const HANG_MS = 120_000;
+
+/** % of one core used by the whole process over the next `ms`. */
+export async function processCpuPercent(ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  await sleep(ms);
+  const used = process.cpuUsage(before);
+  const wallUs = Number(process.hrtime.bigint() - start) / 1e3;
+  return Math.round(((used.user + used.system) / wallUs) * 1000) / 10;
+}
+
+/** A ringmaster runtime after a burst of W1 traffic (verified): process CPU over `ms` of silence. */
+export async function ringmasterIdleCpu(threads: number, messages: number, ms: number): Promise<number> {
+  const rt = await createRuntime({ actor: W1_ACTOR, threads });
+  try {
+    for (let i = 0; i < messages; i++) {
+      const msg = makeW1Message(i);
+      if (!rt.trySend(msg.key, msg)) await rt.send(msg.key, msg);
+    }
+    await withTimeout(rt.drain(), HANG_MS, `idle ringmaster-${threads}t drain`);
+    verifyW1(`idle ringmaster-${threads}t`, expectedW1(messages), await fetchW1Totals(rt, HANG_MS));
+    return await processCpuPercent(ms);
+  } finally {
+    await withTimeout(rt.close(), HANG_MS, `idle ringmaster-${threads}t close`);
+  }
+}

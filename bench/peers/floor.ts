@@ -1,0 +1,50 @@
+/**
+ * Peer "floor": the same messages hashed (fnv1a32 % partitions, as the router does) and
+ * msgpackr-encoded (with the runtime's plain-codec options) in a tight loop on one thread. No
+ * threads, no rings, no decoding, no actor: the least work any threaded peer must also do on the
+ * producer side, so ringmaster ÷ floor says how much the rings, wake-ups and dispatch add.
+ *
+ * What it verifies: every message was hashed into the right partition exactly once (per-partition
+ * counts equal those of the expected per-key counts) and produced a non-empty encoding.
+ */
+import { Packr } from 'msgpackr';
+import { fnv1a32 } from '../../runtime/key.js';
+import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
+import { makeW1Message, VerificationError, W1_KEYS, w1Key, type W1Totals } from '../w1.js';
+
+function expectedPartitionCounts(expected: W1Totals): Float64Array {
+  const counts = new Float64Array(PARTITIONS);
+  for (let k = 0; k < W1_KEYS; k++) counts[fnv1a32(w1Key(k)) % PARTITIONS]! += expected.counts[k]!;
+  return counts;
+}
+
+async function run(n: number, expected: W1Totals): Promise<PeerRun> {
+  const want = expectedPartitionCounts(expected);
+  // Same options as the runtime's plain codec (runtime/codec.ts), each Packr its own object.
+  const packr = new Packr({ moreTypes: true, useRecords: false, copyBuffers: true });
+  const perPartition = new Float64Array(PARTITIONS);
+  let bytes = 0;
+  let empty = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const msg = makeW1Message(i);
+    const partition = fnv1a32(msg.key) % PARTITIONS;
+    const encoded = packr.pack(msg);
+    perPartition[partition]!++;
+    bytes += encoded.length;
+    if (encoded.length === 0) empty++;
+  }
+  for (let p = 0; p < PARTITIONS; p++) {
+    if (perPartition[p] !== want[p]) {
+      throw new VerificationError(`floor: partition ${p} got ${perPartition[p]} messages, expected ${want[p]}`);
+    }
+  }
+  if (empty !== 0 || (n > 0 && bytes === 0)) throw new VerificationError(`floor: ${empty} empty encodings`);
+  return { messages: n, seconds: secondsSince(start) };
+}
+
+export const floorPeer: Peer = {
+  name: 'floor',
+  describe: 'hash + msgpackr encode, one thread, no delivery (the encode floor)',
+  run,
+};

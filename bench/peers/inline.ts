@@ -1,0 +1,32 @@
+/**
+ * Peer "inline": no threads and no encoding. Each message is hashed to its partition (as the
+ * router does) and the W1 actor logic runs directly on the main thread: look the key's state up,
+ * apply the message. What the work itself costs when nothing crosses a thread.
+ */
+import { fnv1a32 } from '../../runtime/key.js';
+import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
+import { makeW1Message, VerificationError, verifyW1, W1Tally, type W1Totals } from '../w1.js';
+
+async function run(n: number, expected: W1Totals): Promise<PeerRun> {
+  const tally = new W1Tally();
+  const perPartition = new Float64Array(PARTITIONS);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const msg = makeW1Message(i);
+    perPartition[fnv1a32(msg.key) % PARTITIONS]!++;
+    tally.apply(msg);
+  }
+  const totals = tally.totals();
+  const seconds = secondsSince(start);
+  verifyW1('inline', expected, totals);
+  let hashed = 0;
+  for (let p = 0; p < PARTITIONS; p++) hashed += perPartition[p]!;
+  if (hashed !== n) throw new VerificationError(`inline: hashed ${hashed} of ${n} messages`);
+  return { messages: n, seconds };
+}
+
+export const inlinePeer: Peer = {
+  name: 'inline',
+  describe: 'hash + W1 actor logic called directly on the main thread (no threads, no encoding)',
+  run,
+};
