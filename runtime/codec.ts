@@ -1,24 +1,29 @@
 /**
- * Message encoding with structured-clone meaning, on msgpackr.
+ * Message encoding with structured-clone meaning.
  *
  * Two stateless codecs (no shared record structures, so any reader can decode any frame, e.g. a
- * replacement worker): a fast one for the common case, and msgpackr's structuredClone mode when
- * the message holds a Map (the fast one would turn it into a plain object) or is deep enough to
- * be cyclic. A scan picks one and refuses what structured clone refuses (functions, symbols) with
- * a TypeError before anything is written.
+ * replacement worker):
+ * - CODEC_PLAIN, msgpackr (records off, `moreTypes`): the fast path, for the messages people
+ *   actually send (plain objects and arrays of strings, numbers, booleans, bigint, Date, Set,
+ *   RegExp, typed arrays, ArrayBuffer, Buffer).
+ * - CODEC_V8, `node:v8` serialize: V8's own ValueSerializer, the very algorithm behind
+ *   `postMessage`'s structured clone. Used for what msgpackr would change: a Map (it would become
+ *   a plain object), an object reached twice (a shared reference or a cycle), -0 (msgpackr writes
+ *   integer 0), a string with a lone surrogate (msgpackr writes UTF-8, which replaces it), an Error.
+ *
+ * One scan of the message picks the codec and refuses, with a TypeError before anything is
+ * written, what structured clone refuses: functions, symbols, WeakMap, WeakSet, WeakRef, Promise.
  *
  * Decoding always reads from a heap copy of the frame, never from the SharedArrayBuffer itself:
  * msgpackr's native string extractor crashes the process on SharedArrayBuffer-backed input.
  */
+import { deserialize, serialize } from 'node:v8';
 import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { copyBytes } from './bytes.js';
 
 export const CODEC_PLAIN = 0;
-export const CODEC_STRUCTURED = 1;
-export type CodecId = typeof CODEC_PLAIN | typeof CODEC_STRUCTURED;
-
-/** Deeper than this, a message is treated as possibly cyclic and goes through the structured codec. */
-const MAX_PLAIN_DEPTH = 32;
+export const CODEC_V8 = 1;
+export type CodecId = typeof CODEC_PLAIN | typeof CODEC_V8;
 
 function refuseFunction(): never {
   throw new TypeError('a function cannot be sent: messages must be structured-clone-able');
@@ -26,48 +31,82 @@ function refuseFunction(): never {
 
 /** Options objects are created per Packr: msgpackr mutates the object it is given. */
 const plainOptions = () => ({ moreTypes: true, useRecords: false, copyBuffers: true, writeFunction: refuseFunction });
-const structuredOptions = () => ({ structuredClone: true, copyBuffers: true, writeFunction: refuseFunction });
+
+/** Objects seen by the current scan (reused: cleared after every scan). */
+const seen = new Set<object>();
+
+const refused = (what: string): TypeError =>
+  new TypeError(`a message cannot contain a ${what} (structured clone refuses it)`);
+
+/** True when a string holds a lone surrogate (which UTF-8 cannot carry). */
+const hasLoneSurrogate = (text: string): boolean => !text.isWellFormed();
 
 /**
- * Walks a message: throws TypeError on a function or symbol anywhere in it, and returns true when
- * the structured codec is needed (a Map, or nesting past MAX_PLAIN_DEPTH).
+ * Walks a message: throws TypeError on anything structured clone refuses, and returns true when
+ * only CODEC_V8 keeps its meaning (see the module comment).
  */
-export function scanMessage(value: unknown, depth = 0): boolean {
-  const type = typeof value;
-  if (type === 'function') throw new TypeError('a message cannot contain a function (structured clone refuses it)');
-  if (type === 'symbol') throw new TypeError('a message cannot contain a symbol (structured clone refuses it)');
-  if (type !== 'object' || value === null) return false;
-  if (depth >= MAX_PLAIN_DEPTH) return true;
+export function scanMessage(value: unknown): boolean {
+  try {
+    return scan(value);
+  } finally {
+    seen.clear();
+  }
+}
+
+function scan(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+      return hasLoneSurrogate(value);
+    case 'number':
+      return value === 0 && 1 / value < 0; // -0
+    case 'function':
+      throw refused('function');
+    case 'symbol':
+      throw refused('symbol');
+    case 'object':
+      break;
+    default:
+      return false; // undefined, boolean, bigint
+  }
+  if (value === null) return false;
+  if (seen.has(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
+  seen.add(value);
+  let v8 = false;
   if (Array.isArray(value)) {
-    let structured = false;
-    for (let i = 0; i < value.length; i++) if (scanMessage(value[i], depth + 1)) structured = true;
-    return structured;
-  }
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      scanMessage(k, depth + 1);
-      scanMessage(v, depth + 1);
-    }
-    return true;
-  }
-  if (value instanceof Set) {
-    let structured = false;
-    for (const v of value) if (scanMessage(v, depth + 1)) structured = true;
-    return structured;
+    for (let i = 0; i < value.length; i++) if (scan(value[i])) v8 = true;
+    return v8;
   }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) {
     return false;
   }
-  let structured = false;
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      scan(k);
+      scan(v);
+    }
+    return true;
+  }
+  if (value instanceof Set) {
+    for (const v of value) if (scan(v)) v8 = true;
+    return v8;
+  }
+  if (value instanceof Promise) throw refused('Promise');
+  if (value instanceof WeakMap) throw refused('WeakMap');
+  if (value instanceof WeakSet) throw refused('WeakSet');
+  if (value instanceof WeakRef) throw refused('WeakRef');
+  if (value instanceof Error) v8 = true;
   const record = value as Record<string, unknown>;
-  for (const k in record) if (scanMessage(record[k], depth + 1)) structured = true;
-  return structured;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue; // structured clone copies own properties only
+    if (hasLoneSurrogate(k)) v8 = true;
+    if (scan(record[k])) v8 = true;
+  }
+  return v8;
 }
 
 /** One encoder/decoder pair; one per thread side (msgpackr instances are not re-entrant across threads). */
 export class MessageCodec {
   private readonly plain = new Packr(plainOptions());
-  private readonly structured = new Packr(structuredOptions());
   /** Heap scratch the frame is copied into before decoding. */
   private scratch = Buffer.allocUnsafe(4096);
   private readonly decodeRange = { start: 0, end: 0 };
@@ -78,18 +117,21 @@ export class MessageCodec {
   lastEnd = 0;
 
   /**
-   * Encodes a message into msgpackr's own reused buffer and returns that buffer; the bytes are
-   * at [lastStart, lastEnd) and valid only until the next encode: copy them out before that.
-   * (Reuse mode: no allocation per message.)
+   * Encodes a message and returns a buffer holding it at [lastStart, lastEnd), valid only until
+   * the next encode: copy the bytes out before that. (CODEC_PLAIN reuses msgpackr's buffer: no
+   * allocation per message.) Throws TypeError for what structured clone refuses.
    */
   encode(value: unknown): Buffer {
-    const structured = scanMessage(value);
-    this.lastCodec = structured ? CODEC_STRUCTURED : CODEC_PLAIN;
+    const v8 = scanMessage(value);
+    this.lastCodec = v8 ? CODEC_V8 : CODEC_PLAIN;
     try {
-      const target = (structured ? this.structured : this.plain).pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & {
-        start: number;
-        end: number;
-      };
+      if (v8) {
+        const bytes = serialize(value);
+        this.lastStart = 0;
+        this.lastEnd = bytes.length;
+        return bytes;
+      }
+      const target = this.plain.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
       this.lastStart = target.start;
       this.lastEnd = target.end;
       return target;
@@ -105,7 +147,8 @@ export class MessageCodec {
     if (length === 0) return undefined;
     if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(Math.max(length, this.scratch.length * 2));
     copyBytes(source, offset, this.scratch, 0, length);
+    if (codec === CODEC_V8) return deserialize(this.scratch.subarray(0, length));
     this.decodeRange.end = length;
-    return (codec === CODEC_STRUCTURED ? this.structured : this.plain).unpack(this.scratch, this.decodeRange);
+    return this.plain.unpack(this.scratch, this.decodeRange);
   }
 }

@@ -3,7 +3,8 @@
  *
  * Message frame (main → worker):
  *   0  u8   kind (KIND_TELL, KIND_ASK, KIND_STOP)
- *   1  u8   codec (see codec.ts)
+ *   1  u8   codec (see codec.ts), | KEY_UTF16 when the key bytes are UTF-16LE code units (a key
+ *           with a lone surrogate, which UTF-8 would merge with other keys)
  *   2  u16  partition
  *   4  u32  key length in bytes
  *   8  u32  ask id (0 for a tell)
@@ -24,6 +25,8 @@ export const KIND_TELL = 1;
 export const KIND_ASK = 2;
 export const KIND_STOP = 3;
 export const MESSAGE_HEADER_BYTES = 16;
+export const KEY_UTF16 = 0x80;
+export const CODEC_MASK = 0x7f;
 
 export const REPLY_OK = 1;
 export const REPLY_ERROR = 2;

@@ -11,11 +11,14 @@ const FNV_PRIME = 16777619;
 
 /** UTF-8 byte length of the string hashed last by fnv1a32 (saves a second pass). */
 export let lastUtf8Length = 0;
+/** Whether the string hashed last held a lone surrogate (its UTF-8 bytes would not tell it apart). */
+export let lastHadLoneSurrogate = false;
 
 /** FNV-1a 32-bit over the UTF-8 encoding of `text` (lone surrogates encode as U+FFFD, as TextEncoder does). */
 export function fnv1a32(text: string): number {
   let h = FNV_OFFSET_BASIS;
   let bytes = 0;
+  let lone = false;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
@@ -43,6 +46,7 @@ export function fnv1a32(text: string): number {
         continue;
       }
       c = 0xfffd; // lone surrogate
+      lone = true;
     }
     h = Math.imul(h ^ (0xe0 | (c >> 12)), FNV_PRIME);
     h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), FNV_PRIME);
@@ -50,6 +54,7 @@ export function fnv1a32(text: string): number {
     bytes += 3;
   }
   lastUtf8Length = bytes;
+  lastHadLoneSurrogate = lone;
   return h >>> 0;
 }
 

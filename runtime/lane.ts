@@ -7,7 +7,7 @@
  */
 import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
-import { KIND_STOP, MESSAGE_HEADER_BYTES, writeMessageHeader } from './frame.js';
+import { KEY_UTF16, KIND_STOP, MESSAGE_HEADER_BYTES, writeMessageHeader } from './frame.js';
 import { copyBytes, writeUtf8 } from './bytes.js';
 
 /** One frame's fields, before it is written. */
@@ -70,7 +70,9 @@ export class OutboundLane {
   /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */
   enqueue(frame: OutboundFrame): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const payload = frame.payload.slice(frame.payloadStart, frame.payloadEnd);
+      // A real copy (Buffer#slice would only be a view of the codec's reused buffer).
+      const payload = new Uint8Array(frame.payloadEnd - frame.payloadStart);
+      copyBytes(frame.payload, frame.payloadStart, payload, 0, payload.length);
       this.waiting.push({ ...frame, payload, payloadStart: 0, payloadEnd: payload.length, resolve, reject });
       if (!this.flushing) void this.flush();
     });
@@ -91,7 +93,8 @@ export class OutboundLane {
     const bytes = this.writer.ring.bytes;
     writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId, frame.keyHash);
     const keyAt = at + MESSAGE_HEADER_BYTES;
-    writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
+    if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
+    else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
     copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength, payloadLength);
     this.writer.publish();
     if (frame.kind !== KIND_STOP) this.written++;

@@ -31,6 +31,8 @@ export interface KeyActor {
   readonly ctx: ActorContext<unknown>;
   /** The key's UTF-8 bytes, compared against frames to find the actor without decoding the key. */
   readonly keyBytes: Uint8Array;
+  /** Whether keyBytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
+  readonly keyUtf16: boolean;
   /** Next actor whose key has the same hash (collisions are rare; a short chain). */
   sameHash: KeyActor | null;
   activated: boolean;
@@ -72,15 +74,16 @@ export class Mailboxes {
   }
 
   /** The actor of the key whose UTF-8 bytes are bytes[at, at + length), created on first use. */
-  actorFor(keyHash: number, bytes: Buffer, at: number, length: number, partition: number): KeyActor {
+  actorFor(keyHash: number, bytes: Buffer, at: number, length: number, keyUtf16: boolean, partition: number): KeyActor {
     const first = this.actors.get(keyHash);
     for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
-      if (sameBytes(actor.keyBytes, bytes, at, length)) return actor;
+      if (actor.keyUtf16 === keyUtf16 && sameBytes(actor.keyBytes, bytes, at, length)) return actor;
     }
-    const key = bytes.toString('utf8', at, at + length);
+    const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', at, at + length);
     const actor: KeyActor = {
       ctx: { key, partition, thread: this.thread, state: undefined },
       keyBytes: copyOf(bytes, at, length), // a copy: the ring's bytes are reused
+      keyUtf16,
       sameHash: first ?? null,
       activated: false,
       busy: false,

@@ -16,8 +16,8 @@ import {
   WorkerExitError,
   type ErrorData,
 } from './errors.js';
-import { KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
-import { fnv1a32, keyToString, lastUtf8Length, type Key } from './key.js';
+import { KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
+import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
 import { OutboundLane, type OutboundFrame } from './lane.js';
 import { buildPartitionTable } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
@@ -257,7 +257,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const keyString = keyToString(key);
     const keyHash = fnv1a32(keyString);
     const partition = keyHash % this.partitions;
-    const keyLength = lastUtf8Length;
+    const keyUtf16 = lastHadLoneSurrogate;
+    const keyLength = keyUtf16 ? keyString.length * 2 : lastUtf8Length;
     const lane = this.lanes[this.table[partition]!]!;
     if (lane.dead) throw lane.dead;
     const codec = this.codec;
@@ -265,7 +266,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     lane.frameSize(keyLength, codec.lastEnd - codec.lastStart);
     const frame = this.frame;
     frame.kind = kind;
-    frame.codec = this.codec.lastCodec;
+    frame.codec = keyUtf16 ? this.codec.lastCodec | KEY_UTF16 : this.codec.lastCodec;
     frame.partition = partition;
     frame.key = keyString;
     frame.keyLength = keyLength;

@@ -1,16 +1,20 @@
 /**
  * Counters the workers publish to the main thread through one SharedArrayBuffer.
  *
- * Per thread, a 128-byte slot of i32 words: messages completed (wrapping, compared with
- * wrap-safe arithmetic), a "main is waiting for progress" flag, and messages whose receive failed.
+ * Per thread, a 128-byte slot of i32 words: the done watermark (every message frame before it, in
+ * ring order, has finished; wrapping, compared with wrap-safe arithmetic), a "main is waiting for
+ * progress" flag, messages whose receive failed, and messages finished in any order (for stats).
+ * drain() waits on the watermark, not on the count: later messages finishing before an earlier,
+ * still-async one must not make drain() resolve early.
  * After the slots, one f64 per partition: messages completed for it (each partition has exactly
  * one writing thread; the main thread only reads these for stats, so plain accesses suffice).
  */
 
 const SLOT_WORDS = 32;
-const COMPLETED = 0;
+const WATERMARK = 0;
 const PROGRESS_WANTED = 1;
 const FAILED = 2;
+const COMPLETED = 3;
 
 export class SharedCounters {
   readonly sab: SharedArrayBuffer;
@@ -36,26 +40,30 @@ export class SharedCounters {
   }
 
   /** Worker side: publish progress, and wake the main thread if it asked to be told. */
-  publish(thread: number, completed: number, failed: number): void {
+  publish(thread: number, watermark: number, completed: number, failed: number): void {
     const base = thread * SLOT_WORDS;
     Atomics.store(this.words, base + FAILED, failed);
     Atomics.store(this.words, base + COMPLETED, completed);
+    if (Atomics.load(this.words, base + WATERMARK) === watermark) return;
+    Atomics.store(this.words, base + WATERMARK, watermark);
+    // Every exchange follows a change of the watermark, which the waiter waits on (see shm/ring.ts).
     if (Atomics.load(this.words, base + PROGRESS_WANTED) === 1 && Atomics.exchange(this.words, base + PROGRESS_WANTED, 0) === 1) {
-      Atomics.notify(this.words, base + COMPLETED);
+      Atomics.notify(this.words, base + WATERMARK);
     }
   }
 
   /**
-   * Main side: resolves once `thread` has completed `target` messages (wrap-safe), waiting with
-   * Atomics.waitAsync between checks. `alive()` false ends the wait with an error.
+   * Main side: resolves once the first `target` message frames written to `thread` have all
+   * finished (wrap-safe), waiting with Atomics.waitAsync between checks. A non-null `dead()` ends
+   * the wait with that error.
    */
-  async waitForCompleted(thread: number, target: number, alive: () => Error | null): Promise<void> {
-    const index = thread * SLOT_WORDS + COMPLETED;
+  async waitForCompleted(thread: number, target: number, dead: () => Error | null): Promise<void> {
+    const index = thread * SLOT_WORDS + WATERMARK;
     for (;;) {
       let seen = Atomics.load(this.words, index);
       if (((seen - target) | 0) >= 0) return;
-      const dead = alive();
-      if (dead) throw dead;
+      const error = dead();
+      if (error) throw error;
       Atomics.store(this.words, thread * SLOT_WORDS + PROGRESS_WANTED, 1);
       seen = Atomics.load(this.words, index);
       if (((seen - target) | 0) >= 0) return;
@@ -66,6 +74,6 @@ export class SharedCounters {
 
   /** Wakes every waiter on a thread's progress (used when the thread dies). */
   wakeAll(thread: number): void {
-    Atomics.notify(this.words, thread * SLOT_WORDS + COMPLETED);
+    Atomics.notify(this.words, thread * SLOT_WORDS + WATERMARK);
   }
 }

@@ -17,6 +17,8 @@ import { MessageCodec } from './codec.js';
 import { copyBytes } from './bytes.js';
 import { errorToData } from './errors.js';
 import {
+  CODEC_MASK,
+  KEY_UTF16,
   KIND_ASK,
   KIND_STOP,
   MESSAGE_HEADER_BYTES,
@@ -114,7 +116,8 @@ class WorkerHost implements Completion {
       this.stop();
       return;
     }
-    const codec = bytes[at + 1]!;
+    const codec = bytes[at + 1]! & CODEC_MASK;
+    const keyUtf16 = (bytes[at + 1]! & KEY_UTF16) !== 0;
     const partition = readU16(bytes, at + 2);
     const keyLength = readU32(bytes, at + 4);
     const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
@@ -126,11 +129,11 @@ class WorkerHost implements Completion {
       msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
-      const key = bytes.toString('utf8', keyStart, payloadStart);
+      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, payloadStart);
       this.done({ msg: undefined, askId, frameStart, frameSeq: this.frameSeq++ }, partition, key, false, error, false);
       return;
     }
-    const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, partition);
+    const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, keyUtf16, partition);
     this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: this.frameSeq++ });
   }
 
@@ -154,9 +157,11 @@ class WorkerHost implements Completion {
 
   /** Releases ring space up to the oldest unfinished frame and publishes the counters. */
   private publishProgress(): void {
-    const oldest = this.unfinished.size === 0 ? this.reader.cursor : this.unfinished.values().next().value!;
-    this.reader.release(oldest); // a no-op when nothing new is released
-    this.counters.publish(this.thread, this.completed, this.failed);
+    // Map iteration follows insertion, i.e. frame order: the first entry is the oldest unfinished.
+    const oldest = this.unfinished.entries().next().value;
+    this.reader.release(oldest === undefined ? this.reader.cursor : oldest[1]); // a no-op when nothing new is released
+    const watermark = oldest === undefined ? this.frameSeq : oldest[0];
+    this.counters.publish(this.thread, watermark | 0, this.completed, this.failed);
   }
 
   private reply(askId: number, ok: boolean, value: unknown): void {
