@@ -1,18 +1,16 @@
-#!/usr/bin/env node
 /**
- * The W1 benchmark report: throughput of every peer, latency at fixed offered rates, idle CPU and
+ * `ringmaster bench`: the W1 benchmark report: throughput of every peer, latency at fixed offered rates, idle CPU and
  * peak RSS, on this machine, with ratios (the machines are shared and noisy: ratios between peers
  * measured in the same run say more than absolute numbers).
  *
- *   node dist/bench/report.js [--messages N] [--runs R] [--json FILE] [--piscina-messages N]
- *                             [--latency-seconds S] [--latency-warmup S] [--rates 20000,100000]
- *                             [--idle-ms MS]
+ *   ringmaster bench [--messages N] [--runs R] [--json FILE] [--piscina-messages N]
+ *                    [--latency-seconds S] [--latency-warmup S] [--rates 20000,100000] [--idle-ms MS]
  *
  * Order: one untimed warm-up pass of every throughput peer; then R runs, each running every
  * throughput peer once and every latency point once, in an order rotated from run to run, so
  * noise and warm-up effects hit the peers alike; then idle CPU. Progress goes to stderr, one line
  * per phase; the report to stdout. Any verification failure (or hang) is reported and makes the
- * exit code 1.
+ * exit code 1; a bad flag is one line on stderr and exit code 2 (UsageError).
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -31,27 +29,36 @@ import { expectedW1, type W1Totals } from './w1.js';
 
 // ---- options ---------------------------------------------------------------------------------------
 
-const USAGE = `usage: node dist/bench/report.js [options]
-  --messages N           W1 messages per peer per run (default 1000000)
+export const BENCH_USAGE = `usage: ringmaster bench [options]
+  --messages N           W1 messages per peer per run (default 500000)
   --piscina-messages N   messages for the piscina peer, which runs ~30x slower (default min(N, 100000))
   --runs R               runs (default 3)
-  --latency-seconds S    recorded seconds per latency point (default 2)
+  --latency-seconds S    recorded seconds per latency point (default 1)
   --latency-warmup S     warm-up seconds before each latency point (default 0.5)
   --rates A,B            offered rates for latency, msgs/s (default 20000,100000)
   --idle-ms MS           idle-CPU window (default 2000)
-  --json FILE            also write the figures as JSON`;
+  --json FILE            also write the figures as JSON
+  -h, --help             this text`;
+
+/** A bad command line: the CLI prints the message as one line and exits with code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    console.error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'\n${USAGE}`);
-    process.exit(2);
+    throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
   }
   return n;
 }
 
-const { values: args } = parseArgs({
+function parseBenchArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
   options: {
     messages: { type: 'string' },
     'piscina-messages': { type: 'string' },
@@ -64,17 +71,26 @@ const { values: args } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
-});
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
+  allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
-const messages = positive('messages', args.messages, 1_000_000);
+
+/** Runs the benchmark and prints the report; resolves with the exit code (0 ok, 1 a failed phase). */
+export async function benchCommand(argv: string[]): Promise<number> {
+const args = parseBenchArgs(argv);
+if (args.help) {
+  console.log(BENCH_USAGE);
+  return 0;
+}
+const messages = positive('messages', args.messages, 500_000);
 const settings = {
   messages,
   piscinaMessages: positive('piscina-messages', args['piscina-messages'], Math.min(messages, 100_000)),
   runs: positive('runs', args.runs, 3),
-  latencySeconds: positive('latency-seconds', args['latency-seconds'], 2, false),
+  latencySeconds: positive('latency-seconds', args['latency-seconds'], 1, false),
   latencyWarmupSeconds: positive('latency-warmup', args['latency-warmup'], 0.5, false),
   rates: (args.rates ?? '20000,100000').split(',').map((r) => positive('rates', r.trim(), 0)),
   idleMs: positive('idle-ms', args['idle-ms'], 2000),
@@ -355,10 +371,5 @@ if (args.json !== undefined) {
   progress(`figures written to ${args.json}`);
 }
 
-process.exitCode = failures.length === 0 ? 0 : 1;
-// Every runtime and worker has been closed: the process should now exit on its own. If a hung
-// phase left threads behind, say so and exit anyway.
-setTimeout(() => {
-  process.stderr.write('report: process did not exit within 10 s of the report (threads left running?); exiting\n');
-  process.exit(failures.length === 0 ? 3 : 1);
-}, 10_000).unref();
+return failures.length === 0 ? 0 : 1;
+}

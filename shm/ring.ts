@@ -129,7 +129,8 @@ export class RingWriter {
    * never fit.
    */
   tryClaim(length: number): number {
-    if (length > this.maxFrameBytes || length < 0) {
+    // Written so that NaN (and any non-number) fails it too: `!(0 <= length <= max)`.
+    if (!(length >= 0 && length <= this.maxFrameBytes) || (length | 0) !== length) {
       throw new RangeError(`frame of ${length} bytes exceeds this ring's maximum of ${this.maxFrameBytes} bytes`);
     }
     const ring = this.ring;

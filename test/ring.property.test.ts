@@ -438,12 +438,9 @@ describe('RingBuffer/RingWriter/RingReader against a queue model', () => {
     }
   });
 
-  // Known bug (shm/ring.ts, RingWriter.tryClaim): the range check `length > max || length < 0` is
-  // false for NaN, so tryClaim(NaN) passes, computes need = align8(NaN) = 0, and writes a frame
-  // header (NaN -> 0) at the write position without advancing it. On a full ring that position is
-  // the header of the oldest unread frame, which the reader then sees as a 0-byte frame.
-  // `it.fails` keeps the suite green while the bug is there; turn it into `it` once it is fixed.
-  it.fails('tryClaim(NaN) throws instead of corrupting the oldest unread frame', () => {
+  // Regression: the range check once let NaN through (`NaN > max` is false), and tryClaim(NaN)
+  // wrote a 0-length header over the oldest unread frame of a full ring.
+  it('tryClaim(NaN) throws instead of corrupting the oldest unread frame', () => {
     const s = new Scenario(64, 0);
     s.write(28, makeBody(28, 'random', 1));
     s.write(28, makeBody(28, 'random', 2)); // ring full

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * The `ringmaster` command line. Subcommands:
+ *   ringmaster bench [options]   the W1 benchmark report (see `ringmaster bench --help`)
+ *
+ * Exit codes: 0 done, 1 a benchmark phase failed (verification or hang), 2 a bad command line.
+ */
+import { BENCH_USAGE, UsageError, benchCommand } from './report.js';
+
+const USAGE = `usage: ringmaster <command> [options]
+commands:
+  bench    run the W1 benchmark: ringmaster against its peers, throughput, HDR latency, idle CPU
+
+${BENCH_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'bench') throw new UsageError(`unknown command '${command}' (try: ringmaster bench --help)`);
+  return benchCommand(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Every runtime and worker has been closed: the process should now exit on its own. If a hung
+    // phase left threads behind, say so and exit anyway.
+    setTimeout(() => {
+      process.stderr.write('ringmaster: process did not exit within 10 s of finishing (threads left running?); exiting\n');
+      process.exit(code === 0 ? 3 : code);
+    }, 10_000).unref();
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`ringmaster: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`ringmaster: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
