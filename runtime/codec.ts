@@ -32,8 +32,30 @@ function refuseFunction(): never {
 /** Options objects are created per Packr: msgpackr mutates the object it is given. */
 const plainOptions = () => ({ moreTypes: true, useRecords: false, copyBuffers: true, writeFunction: refuseFunction });
 
-/** Objects seen by the current scan (reused: cleared after every scan). */
-const seen = new Set<object>();
+/**
+ * Objects met by the current scan, to find an object reached twice. Small messages (the common
+ * case) hold a few objects: a linear search of a reused array beats a Set there; past
+ * SMALL_GRAPH objects the scan moves them into a Set.
+ */
+const SMALL_GRAPH = 16;
+const visited: object[] = [];
+let visitedCount = 0;
+const visitedSet = new Set<object>();
+const EMPTY = {};
+
+/** Records `o` as met; returns true when it was met before. */
+function revisit(o: object): boolean {
+  if (visitedCount < SMALL_GRAPH) {
+    for (let i = 0; i < visitedCount; i++) if (visited[i] === o) return true;
+    visited[visitedCount++] = o;
+    return false;
+  }
+  if (visitedCount === SMALL_GRAPH) for (let i = 0; i < SMALL_GRAPH; i++) visitedSet.add(visited[i]!);
+  visitedCount++;
+  if (visitedSet.has(o)) return true;
+  visitedSet.add(o);
+  return false;
+}
 
 const refused = (what: string): TypeError =>
   new TypeError(`a message cannot contain a ${what} (structured clone refuses it)`);
@@ -46,10 +68,13 @@ const hasLoneSurrogate = (text: string): boolean => !text.isWellFormed();
  * only CODEC_V8 keeps its meaning (see the module comment).
  */
 export function scanMessage(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return scan(value);
   try {
     return scan(value);
   } finally {
-    seen.clear();
+    for (let i = 0; i < visitedCount && i < SMALL_GRAPH; i++) visited[i] = EMPTY; // let them go
+    if (visitedCount > SMALL_GRAPH) visitedSet.clear();
+    visitedCount = 0;
   }
 }
 
@@ -69,11 +94,17 @@ function scan(value: unknown): boolean {
       return false; // undefined, boolean, bigint
   }
   if (value === null) return false;
-  if (seen.has(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
-  seen.add(value);
+  if (revisit(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
   let v8 = false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (scan(value[i])) v8 = true;
+    return v8;
+  }
+  const record = value as Record<string, unknown>;
+  if (Object.getPrototypeOf(record) === Object.prototype) {
+    // The common case first. A plain object's for-in sees its own properties only (unless
+    // Object.prototype was given enumerable ones, which msgpackr would then send too).
+    for (const k in record) if (scan(record[k]) || hasLoneSurrogate(k)) v8 = true;
     return v8;
   }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) {
@@ -95,11 +126,9 @@ function scan(value: unknown): boolean {
   if (value instanceof WeakSet) throw refused('WeakSet');
   if (value instanceof WeakRef) throw refused('WeakRef');
   if (value instanceof Error) v8 = true;
-  const record = value as Record<string, unknown>;
   for (const k in record) {
     if (!Object.hasOwn(record, k)) continue; // structured clone copies own properties only
-    if (hasLoneSurrogate(k)) v8 = true;
-    if (scan(record[k])) v8 = true;
+    if (scan(record[k]) || hasLoneSurrogate(k)) v8 = true;
   }
   return v8;
 }

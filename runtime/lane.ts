@@ -31,6 +31,13 @@ interface WaitingFrame extends OutboundFrame {
 }
 
 const SPACE_WAIT_TIMEOUT_MS = 1000;
+/**
+ * Frames written per publish in a synchronous burst. Every publish is a store to the line the
+ * spinning worker reads (and maybe a notify): batching them keeps that line from bouncing between
+ * cores once per message. A burst's tail is published from a microtask, i.e. as soon as the
+ * caller's synchronous code returns, so a lone message is not held back.
+ */
+const PUBLISH_EVERY = 32;
 
 export class OutboundLane {
   readonly writer: RingWriter;
@@ -41,6 +48,8 @@ export class OutboundLane {
   private waiting: WaitingFrame[] = [];
   private head = 0;
   private flushing = false;
+  private unpublished = 0;
+  private publishScheduled = false;
 
   constructor(writer: RingWriter) {
     this.writer = writer;
@@ -89,17 +98,32 @@ export class OutboundLane {
   private write(frame: OutboundFrame): boolean {
     const payloadLength = frame.payloadEnd - frame.payloadStart;
     const at = this.writer.tryClaim(MESSAGE_HEADER_BYTES + frame.keyLength + payloadLength);
-    if (at < 0) return false;
+    if (at < 0) {
+      // Full: the worker can free space only by reading what we hold back.
+      this.publish();
+      return false;
+    }
     const bytes = this.writer.ring.bytes;
     writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId, frame.keyHash);
     const keyAt = at + MESSAGE_HEADER_BYTES;
     if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
     else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
     copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength, payloadLength);
-    this.writer.publish();
     if (frame.kind !== KIND_STOP) this.written++;
+    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP) this.publish();
+    else if (!this.publishScheduled) {
+      this.publishScheduled = true;
+      queueMicrotask(this.publish);
+    }
     return true;
   }
+
+  /** Makes every written frame visible to the worker (and wakes it if it sleeps). */
+  readonly publish = (): void => {
+    this.publishScheduled = false;
+    this.unpublished = 0;
+    this.writer.publish();
+  };
 
   private async flush(): Promise<void> {
     this.flushing = true;
