@@ -32,10 +32,11 @@ interface WaitingFrame extends OutboundFrame {
 
 const SPACE_WAIT_TIMEOUT_MS = 1000;
 /**
- * Frames written per publish in a synchronous burst. Every publish is a store to the line the
- * spinning worker reads (and maybe a notify): batching them keeps that line from bouncing between
- * cores once per message. A burst's tail is published from a microtask, i.e. as soon as the
- * caller's synchronous code returns, so a lone message is not held back.
+ * Frames written per publish while the worker is busy. Every publish is a store to the line the
+ * worker reads (and maybe a notify): batching keeps that line from bouncing between the cores once
+ * per message. A worker that has caught up (released everything published) gets each frame at
+ * once, so an idle worker never waits for a batch; and a burst's tail is published from a
+ * microtask, as soon as the caller's synchronous code returns.
  */
 const PUBLISH_EVERY = 32;
 
@@ -110,7 +111,7 @@ export class OutboundLane {
     else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
     copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength, payloadLength);
     if (frame.kind !== KIND_STOP) this.written++;
-    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP) this.publish();
+    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP || this.writer.consumerCaughtUp()) this.publish();
     else if (!this.publishScheduled) {
       this.publishScheduled = true;
       queueMicrotask(this.publish);

@@ -21,8 +21,9 @@ export interface RuntimeOptions {
   replyRingBytes?: number;
   /**
    * How many times a worker re-checks its ring before parking when it runs dry. Default 2000
-   * (a few µs): long enough to catch the next message of a busy stream, short enough not to
-   * steal a core from the producer on a small machine.
+   * (a few µs: long enough to catch the next message of a busy stream) when every worker and the
+   * main thread can have a core of their own (threads + 1 <= os.availableParallelism()), else 50:
+   * on an oversubscribed machine a spinning worker steals the core the producer needs.
    */
   spinIterations?: number;
   /**
@@ -49,6 +50,7 @@ export const DEFAULTS = {
   ringBytes: 1 << 20,
   replyRingBytes: 1 << 18,
   spinIterations: 2000,
+  oversubscribedSpinIterations: 50,
   idleTurnMs: 50,
 } as const;
 
@@ -92,14 +94,17 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
+  const threads = checkInteger('threads', options.threads ?? defaultThreads(), 1, 1024);
+  const spinDefault =
+    threads + 1 <= os.availableParallelism() ? DEFAULTS.spinIterations : DEFAULTS.oversubscribedSpinIterations;
   return {
     actorUrl: resolveActorUrl(options.actor),
-    threads: checkInteger('threads', options.threads ?? defaultThreads(), 1, 1024),
+    threads,
     partitions: checkInteger('partitions', options.partitions ?? DEFAULTS.partitions, 1, MAX_PARTITIONS),
     mapping: options.mapping ?? DEFAULTS.mapping,
     ringBytes: ringSize('ringBytes', options.ringBytes ?? DEFAULTS.ringBytes),
     replyRingBytes: ringSize('replyRingBytes', options.replyRingBytes ?? DEFAULTS.replyRingBytes),
-    spinIterations: checkInteger('spinIterations', options.spinIterations ?? DEFAULTS.spinIterations, 0, 1e9),
+    spinIterations: checkInteger('spinIterations', options.spinIterations ?? spinDefault, 0, 1e9),
     idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
   };
 }

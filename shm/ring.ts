@@ -152,6 +152,15 @@ export class RingWriter {
     return at + FRAME_HEADER_BYTES;
   }
 
+  /**
+   * True when the consumer has released everything published so far, i.e. it ran dry and is
+   * spinning or parked: a frame published now is handled at once. (It may have read further by
+   * the time the caller acts on it; that only means it had work, so nothing is late for that.)
+   */
+  consumerCaughtUp(): boolean {
+    return Atomics.load(this.ring.control, READ_INDEX) === this.published;
+  }
+
   /** True when claimed frames are waiting for publish(). */
   hasUnpublished(): boolean {
     return this.claimed !== this.published;
