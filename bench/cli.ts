@@ -5,7 +5,8 @@
  *
  * Exit codes: 0 done, 1 a benchmark phase failed (verification or hang), 2 a bad command line.
  */
-import { BENCH_USAGE, UsageError, benchCommand } from './report.js';
+import { BENCH_USAGE, UsageError } from './args.js';
+import { benchCommand } from './command.js';
 
 const USAGE = `usage: ringmaster <command> [options]
 commands:

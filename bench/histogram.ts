@@ -42,6 +42,7 @@ export interface LatencySummary {
   p90Us: number;
   p99Us: number;
   p999Us: number;
+  p9999Us: number;
   maxUs: number;
   meanUs: number;
 }
@@ -54,6 +55,7 @@ export function summarize(h: Histogram): LatencySummary {
     p90Us: us(h.getValueAtPercentile(90)),
     p99Us: us(h.getValueAtPercentile(99)),
     p999Us: us(h.getValueAtPercentile(99.9)),
+    p9999Us: us(h.getValueAtPercentile(99.99)),
     maxUs: us(h.maxValue),
     meanUs: us(h.mean),
   };
@@ -74,7 +76,10 @@ export function mergeEncoded(encoded: readonly string[]): { summary: LatencySumm
 
 /** What a thread reports about the latencies it recorded. */
 export interface RecorderSnapshot {
+  /** send (intended) → receive start, ns. */
   encoded: string;
+  /** receive start → receive end (service time), ns. */
+  serviceEncoded: string;
   recorded: number;
   /** Warm-up messages seen (not recorded). */
   warm: number;
@@ -86,6 +91,7 @@ export interface RecorderSnapshot {
 /** One thread's recorder: latency = receive time − intended send time, both hrtime ns. */
 export class LatencyRecorder {
   private readonly histogram = newHistogram();
+  private readonly service = newHistogram();
   private recorded = 0;
   private warm = 0;
   private early = 0;
@@ -104,9 +110,15 @@ export class LatencyRecorder {
     this.recorded++;
   }
 
+  /** Service time of a recorded (non-warm-up) message. */
+  recordService(ns: number, warmUp: number): void {
+    if (warmUp === 0) this.service.recordValue(ns > 0 ? ns : 0);
+  }
+
   snapshot(): RecorderSnapshot {
     return {
       encoded: encodeIntoCompressedBase64(this.histogram),
+      serviceEncoded: encodeIntoCompressedBase64(this.service),
       recorded: this.recorded,
       warm: this.warm,
       early: this.early,

@@ -9,7 +9,7 @@ import { createRuntime } from '../index.js';
 import { withTimeout } from './peer.js';
 import { W1_ACTOR } from './peers/ringmaster.js';
 import { fetchW1Totals } from './ringmaster-threads.js';
-import { expectedW1, makeW1Message, verifyW1 } from './w1.js';
+import { verifyW1, type W1Workload } from './w1.js';
 
 const HANG_MS = 120_000;
 
@@ -24,15 +24,15 @@ export async function processCpuPercent(ms: number): Promise<number> {
 }
 
 /** A ringmaster runtime after a burst of W1 traffic (verified): process CPU over `ms` of silence. */
-export async function ringmasterIdleCpu(threads: number, messages: number, ms: number): Promise<number> {
+export async function ringmasterIdleCpu(threads: number, workload: W1Workload, messages: number, ms: number): Promise<number> {
   const rt = await createRuntime({ actor: W1_ACTOR, threads });
   try {
     for (let i = 0; i < messages; i++) {
-      const msg = makeW1Message(i);
+      const msg = workload.message(i);
       if (!rt.trySend(msg.key, msg)) await rt.send(msg.key, msg);
     }
     await withTimeout(rt.drain(), HANG_MS, `idle ringmaster-${threads}t drain`);
-    verifyW1(`idle ringmaster-${threads}t`, expectedW1(messages), await fetchW1Totals(rt, HANG_MS));
+    verifyW1(`idle ringmaster-${threads}t`, workload.expected(messages), await fetchW1Totals(rt, workload.keys, HANG_MS));
     return await processCpuPercent(ms);
   } finally {
     await withTimeout(rt.close(), HANG_MS, `idle ringmaster-${threads}t close`);

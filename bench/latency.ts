@@ -12,32 +12,40 @@
  *   from the intended time, not the actual send, is the coordinated-omission correction: when the
  *   producer stalls (ring full, ack window closed, event-loop turn, GC), the messages that should
  *   have gone out meanwhile are sent late in a burst and their wait counts as latency.
+ * - Besides that latency, the receiving side records each message's service time (the actor
+ *   logic's own run time), so a user can tell queueing from work.
  * - ringmaster sink: trySend each due message, `await rt.send` when the ring is full.
  *   batched-postMessage sink: the due window goes out as one postMessage (split into arrays of at
  *   most BATCH), through the same ack-window flow control as the throughput peer. So batching is
  *   "whatever is due at this tick": at these rates that is usually one message per tick, and
  *   after a stall a larger batch — the fair equivalent of ringmaster publishing what is due.
+ *   piscina sink: one `pool.run` per message, at most MAX_IN_FLIGHT unfinished.
  * - The first WARM-UP seconds of messages are delivered but not recorded. Every run is verified
  *   with the exact W1 check (all messages, warm-up included) and the recorded count.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Piscina } from 'piscina';
 import { createRuntime, type Runtime } from '../index.js';
 import { mergeEncoded, type LatencySummary, type RecorderSnapshot } from './histogram.js';
 import { makeLatencyMessage, nowNs, type LatencyMessage } from './latency-message.js';
 import { withTimeout } from './peer.js';
 import { BATCH } from './peers/postmessage.js';
 import { PmChannel } from './peers/postmessage-channel.js';
+import { reorderNote } from './peers/piscina.js';
+import { describeConfig, ringmasterName, type RingmasterConfig } from './peers/ringmaster.js';
 import { fetchW1Totals, probeKeys } from './ringmaster-threads.js';
-import { expectedW1, VerificationError, verifyW1, type W1Totals } from './w1.js';
+import { VerificationError, verifyW1, type W1Totals, type W1Workload } from './w1.js';
+import type { PiscinaLatencyTask } from './workers/piscina-latency.js';
 import type { PmLatencyIn } from './workers/postmessage-latency.js';
 
 const LATENCY_ACTOR = new URL('./actors/latency-actor.js', import.meta.url);
 const PM_LATENCY_WORKER = new URL('./workers/postmessage-latency.js', import.meta.url);
+const PISCINA_LATENCY_WORKER = new URL('./workers/piscina-latency.js', import.meta.url);
 /** Longest stretch the pacer busy-waits before giving the event loop a turn. */
 const YIELD_NS = 1e6;
 const HANG_MS = 120_000;
-
-export type LatencyPeerName = 'ringmaster-1t' | 'postmessage-batched';
+/** piscina: unfinished tasks allowed before the pacer waits (as its throughput peer). */
+const MAX_IN_FLIGHT = 1024;
 
 export interface LatencyOptions {
   /** Offered rate, messages per second. */
@@ -46,6 +54,7 @@ export interface LatencyOptions {
   seconds: number;
   /** Seconds of warm-up traffic before it (delivered, not recorded). */
   warmSeconds: number;
+  workload: W1Workload;
 }
 
 export interface PacerStats {
@@ -58,21 +67,34 @@ export interface PacerStats {
 }
 
 export interface LatencyRun {
-  peer: LatencyPeerName;
+  peer: string;
   rate: number;
   messages: number;
+  /** Intended send → receive start. */
   summary: LatencySummary;
-  /** The merged histogram (compressed base64), for merging over runs. */
+  /** That histogram (compressed base64), for merging over runs. */
   encoded: string;
+  /** Receive start → end. */
+  service: LatencySummary;
+  serviceEncoded: string;
   pacer: PacerStats;
   wasm: boolean;
+  /** As PeerRun.note. */
+  note?: string;
+}
+
+/** A peer that can be measured at a fixed offered rate. */
+export interface LatencyPeer {
+  name: string;
+  describe: string;
+  run(o: LatencyOptions): Promise<LatencyRun>;
 }
 
 /** Sends messages [from, to); returns a promise only when it had to wait. */
-type Sink = (from: number, to: number) => Promise<void> | undefined;
+export type Sink = (from: number, to: number) => Promise<void> | undefined;
 
-/** The open-loop pacer (see the module comment). `message(j)` builds message j with its intended time. */
-async function pace(total: number, warm: number, rate: number, sink: (startNs: number) => Sink): Promise<PacerStats> {
+/** The open-loop pacer (see the module comment). */
+export async function paceOpenLoop(total: number, warm: number, rate: number, sink: (startNs: number) => Sink): Promise<PacerStats> {
   const intervalNs = 1e9 / rate;
   const startNs = nowNs() + 1e6; // first message 1 ms from now
   const send = sink(startNs);
@@ -102,12 +124,13 @@ async function pace(total: number, warm: number, rate: number, sink: (startNs: n
   return { maxBurst, maxBehindUs: Math.round(maxBehindNs / 1e3), achievedRate: Math.round(total / seconds) };
 }
 
-function counts(o: LatencyOptions): { total: number; warm: number } {
+/** Messages of a latency point: warm-up ones first, then the recorded ones. */
+export function latencyCounts(o: LatencyOptions): { total: number; warm: number } {
   const warm = Math.round(o.rate * o.warmSeconds);
-  return { warm, total: warm + Math.round(o.rate * o.seconds) };
+  return { warm, total: warm + Math.max(1, Math.round(o.rate * o.seconds)) };
 }
 
-function checkSnapshots(label: string, snapshots: RecorderSnapshot[], recordedWanted: number, warmWanted: number): void {
+export function checkSnapshots(label: string, snapshots: RecorderSnapshot[], recordedWanted: number, warmWanted: number): void {
   const recorded = snapshots.reduce((n, s) => n + s.recorded, 0);
   const warm = snapshots.reduce((n, s) => n + s.warm, 0);
   const early = snapshots.reduce((n, s) => n + s.early, 0);
@@ -118,97 +141,175 @@ function checkSnapshots(label: string, snapshots: RecorderSnapshot[], recordedWa
   }
 }
 
-function result(peer: LatencyPeerName, o: LatencyOptions, total: number, snapshots: RecorderSnapshot[], pacer: PacerStats): LatencyRun {
+function result(peer: string, o: LatencyOptions, total: number, snapshots: RecorderSnapshot[], pacer: PacerStats): LatencyRun {
   const merged = mergeEncoded(snapshots.map((s) => s.encoded));
+  const service = mergeEncoded(snapshots.map((s) => s.serviceEncoded));
   return {
     peer,
     rate: o.rate,
     messages: total,
     summary: merged.summary,
     encoded: merged.encoded,
+    service: service.summary,
+    serviceEncoded: service.encoded,
     pacer,
     wasm: snapshots.every((s) => s.wasm),
   };
 }
 
-/** ringmaster, 1 worker thread, default options. */
-export async function ringmasterLatency(o: LatencyOptions): Promise<LatencyRun> {
-  const threads = 1;
-  const label = `latency ringmaster-1t @${o.rate}/s`;
-  const { total, warm } = counts(o);
-  const rt: Runtime = await createRuntime({ actor: LATENCY_ACTOR, threads });
-  let closeable = true;
-  try {
-    const sink = (startNs: number): Sink => {
-      const intervalNs = 1e9 / o.rate;
-      const message = (j: number): LatencyMessage => makeLatencyMessage(j, startNs + j * intervalNs, j < warm);
-      // Slow path: the ring was full at message j; wait for room for each remaining one in turn.
-      const rest = async (j: number, msg: LatencyMessage, to: number): Promise<void> => {
-        await rt.send(msg.key, msg);
-        for (let i = j + 1; i < to; i++) {
-          const m = message(i);
-          if (!rt.trySend(m.key, m)) await rt.send(m.key, m);
-        }
+/** ringmaster with the given configuration. */
+export function ringmasterLatencyPeer(config: RingmasterConfig): LatencyPeer {
+  const name = ringmasterName(config);
+  async function run(o: LatencyOptions): Promise<LatencyRun> {
+    const label = `latency ${name} @${o.rate}/s`;
+    const { total, warm } = latencyCounts(o);
+    const { threads, partitions, mapping } = config;
+    const rt: Runtime = await createRuntime({ actor: LATENCY_ACTOR, threads, partitions, mapping });
+    let closeable = true;
+    try {
+      const sink = (startNs: number): Sink => {
+        const intervalNs = 1e9 / o.rate;
+        const message = (j: number): LatencyMessage => makeLatencyMessage(o.workload, j, startNs + j * intervalNs, j < warm);
+        // Slow path: the ring was full at message j; wait for room for each remaining one in turn.
+        const rest = async (j: number, msg: LatencyMessage, to: number): Promise<void> => {
+          await rt.send(msg.key, msg);
+          for (let i = j + 1; i < to; i++) {
+            const m = message(i);
+            if (!rt.trySend(m.key, m)) await rt.send(m.key, m);
+          }
+        };
+        return (from, to) => {
+          for (let j = from; j < to; j++) {
+            const msg = message(j);
+            if (!rt.trySend(msg.key, msg)) return rest(j, msg, to);
+          }
+          return undefined;
+        };
       };
-      return (from, to) => {
-        for (let j = from; j < to; j++) {
-          const msg = message(j);
-          if (!rt.trySend(msg.key, msg)) return rest(j, msg, to);
-        }
-        return undefined;
-      };
-    };
-    const pacer = await pace(total, warm, o.rate, sink);
-    closeable = false;
-    await withTimeout(rt.drain(), HANG_MS, `${label} drain`);
-    const totals = await fetchW1Totals(rt, HANG_MS);
-    const snapshots = await Promise.all(probeKeys(rt).map((key) => rt.ask<RecorderSnapshot>(key, { op: 'histogram' }, { timeoutMs: HANG_MS })));
-    closeable = true;
-    verifyW1(label, expectedW1(total), totals);
-    checkSnapshots(label, snapshots, total - warm, warm);
-    return result('ringmaster-1t', o, total, snapshots, pacer);
-  } finally {
-    if (closeable) await withTimeout(rt.close(), HANG_MS, `${label} close`);
+      const pacer = await paceOpenLoop(total, warm, o.rate, sink);
+      closeable = false;
+      await withTimeout(rt.drain(), HANG_MS, `${label} drain`);
+      const totals = await fetchW1Totals(rt, o.workload.keys, HANG_MS);
+      const snapshots = await Promise.all(probeKeys(rt).map((key) => rt.ask<RecorderSnapshot>(key, { op: 'histogram' }, { timeoutMs: HANG_MS })));
+      closeable = true;
+      verifyW1(label, o.workload.expected(total), totals);
+      checkSnapshots(label, snapshots, total - warm, warm);
+      return result(name, o, total, snapshots, pacer);
+    } finally {
+      if (closeable) await withTimeout(rt.close(), HANG_MS, `${label} close`);
+    }
   }
+  return { name, describe: `ringmaster runtime, ${describeConfig(config)}`, run };
 }
 
 /** Raw postMessage to one worker, the due window batched (arrays of at most BATCH). */
-export async function postMessageBatchedLatency(o: LatencyOptions): Promise<LatencyRun> {
-  const label = `latency postmessage-batched @${o.rate}/s`;
-  const { total, warm } = counts(o);
-  const channel = new PmChannel<PmLatencyIn>(PM_LATENCY_WORKER, label);
-  try {
-    await withTimeout(channel.ready(), HANG_MS, `${label} start`);
-    const sink = (startNs: number): Sink => {
-      const intervalNs = 1e9 / o.rate;
-      const batchOf = (from: number, to: number): LatencyMessage[] => {
-        const msgs = new Array<LatencyMessage>(to - from);
-        for (let j = from; j < to; j++) msgs[j - from] = makeLatencyMessage(j, startNs + j * intervalNs, j < warm);
-        return msgs;
+export const postMessageBatchedLatencyPeer: LatencyPeer = {
+  name: 'postmessage-batched',
+  describe: `raw postMessage, the due messages in arrays of at most ${BATCH}, 1 worker, ack window`,
+  async run(o: LatencyOptions): Promise<LatencyRun> {
+    const label = `latency postmessage-batched @${o.rate}/s`;
+    const { total, warm } = latencyCounts(o);
+    const channel = new PmChannel<PmLatencyIn>(PM_LATENCY_WORKER, label);
+    try {
+      await withTimeout(channel.ready(), HANG_MS, `${label} start`);
+      const sink = (startNs: number): Sink => {
+        const intervalNs = 1e9 / o.rate;
+        const batchOf = (from: number, to: number): LatencyMessage[] => {
+          const msgs = new Array<LatencyMessage>(to - from);
+          for (let j = from; j < to; j++) msgs[j - from] = makeLatencyMessage(o.workload, j, startNs + j * intervalNs, j < warm);
+          return msgs;
+        };
+        const rest = async (waiting: Promise<void>, from: number, to: number): Promise<void> => {
+          await waiting;
+          for (let i = from; i < to; i += BATCH) {
+            const end = Math.min(to, i + BATCH);
+            await channel.post(batchOf(i, end), end - i);
+          }
+        };
+        return (from, to) => {
+          for (let i = from; i < to; i += BATCH) {
+            const end = Math.min(to, i + BATCH);
+            const waiting = channel.post(batchOf(i, end), end - i);
+            if (waiting) return rest(waiting, end, to);
+          }
+          return undefined;
+        };
       };
-      const rest = async (waiting: Promise<void>, from: number, to: number): Promise<void> => {
-        await waiting;
-        for (let i = from; i < to; i += BATCH) {
-          const end = Math.min(to, i + BATCH);
-          await channel.post(batchOf(i, end), end - i);
+      const pacer = await paceOpenLoop(total, warm, o.rate, sink);
+      const totals = await withTimeout(channel.request<W1Totals>({ op: 'totals', from: 0, to: o.workload.keys }), HANG_MS, `${label} totals`);
+      const snapshot = await withTimeout(channel.request<RecorderSnapshot>({ op: 'histogram' }), HANG_MS, `${label} histogram`);
+      verifyW1(label, o.workload.expected(total), totals);
+      checkSnapshots(label, [snapshot], total - warm, warm);
+      return result('postmessage-batched', o, total, [snapshot], pacer);
+    } finally {
+      await channel.terminate();
+    }
+  },
+};
+
+/** piscina, one task per message, one thread. */
+export const piscinaLatencyPeer: LatencyPeer = {
+  name: 'piscina',
+  describe: `piscina, one task per message, maxThreads 1, ≤${MAX_IN_FLIGHT} tasks in flight`,
+  async run(o: LatencyOptions): Promise<LatencyRun> {
+    const label = `latency piscina @${o.rate}/s`;
+    const { total, warm } = latencyCounts(o);
+    const pool = new Piscina<PiscinaLatencyTask, W1Totals | RecorderSnapshot | undefined>({
+      filename: PISCINA_LATENCY_WORKER.href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: 60_000,
+    });
+    try {
+      await pool.run({ op: 'totals', from: 0, to: 0 }); // start the thread, load the module
+      let inFlight = 0;
+      let failure: unknown = null;
+      let room: (() => void) | null = null;
+      let drained: (() => void) | null = null;
+      const settled = (): void => {
+        inFlight--;
+        if (inFlight === 0 && drained !== null) drained();
+        if (room !== null && inFlight < MAX_IN_FLIGHT) {
+          const wake = room;
+          room = null;
+          wake();
         }
       };
-      return (from, to) => {
-        for (let i = from; i < to; i += BATCH) {
-          const end = Math.min(to, i + BATCH);
-          const waiting = channel.post(batchOf(i, end), end - i);
-          if (waiting) return rest(waiting, end, to);
-        }
-        return undefined;
+      const failed = (error: unknown): void => {
+        failure ??= error;
+        settled();
       };
-    };
-    const pacer = await pace(total, warm, o.rate, sink);
-    const totals = await withTimeout(channel.request<W1Totals>({ op: 'totals' }), HANG_MS, `${label} totals`);
-    const snapshot = await withTimeout(channel.request<RecorderSnapshot>({ op: 'histogram' }), HANG_MS, `${label} histogram`);
-    verifyW1(label, expectedW1(total), totals);
-    checkSnapshots(label, [snapshot], total - warm, warm);
-    return result('postmessage-batched', o, total, [snapshot], pacer);
-  } finally {
-    await channel.terminate();
-  }
-}
+      const sink = (startNs: number): Sink => {
+        const intervalNs = 1e9 / o.rate;
+        const submit = (j: number): void => {
+          inFlight++;
+          pool.run(makeLatencyMessage(o.workload, j, startNs + j * intervalNs, j < warm)).then(settled, failed);
+        };
+        const rest = async (from: number, to: number): Promise<void> => {
+          for (let j = from; j < to; j++) {
+            if (inFlight >= MAX_IN_FLIGHT) await withTimeout(new Promise<void>((r) => (room = r)), HANG_MS, `${label} task`);
+            submit(j);
+          }
+        };
+        return (from, to) => {
+          for (let j = from; j < to; j++) {
+            if (inFlight >= MAX_IN_FLIGHT) return rest(j, to);
+            submit(j);
+          }
+          return undefined;
+        };
+      };
+      const pacer = await paceOpenLoop(total, warm, o.rate, sink);
+      if (inFlight > 0) await withTimeout(new Promise<void>((r) => (drained = r)), HANG_MS, `${label} drain`);
+      if (failure !== null) throw failure;
+      const totals = (await pool.run({ op: 'totals', from: 0, to: o.workload.keys })) as W1Totals;
+      const snapshot = (await pool.run({ op: 'histogram' })) as RecorderSnapshot;
+      verifyW1(label, o.workload.expected(total), totals, { order: false }); // piscina does not keep order
+      checkSnapshots(label, [snapshot], total - warm, warm);
+      const run = result('piscina', o, total, [snapshot], pacer);
+      return totals.outOfOrder > 0 ? { ...run, note: reorderNote(totals.outOfOrder, total) } : run;
+    } finally {
+      await pool.destroy();
+    }
+  },
+};

@@ -1,10 +1,12 @@
 /** What a throughput peer is: a function that moves n W1 messages, verifies them, and says how long it took. */
-import type { W1Totals } from './w1.js';
+import type { W1Totals, W1Workload } from './w1.js';
 
 export interface PeerRun {
   messages: number;
   /** From the first send to the last message verified (set-up and tear-down excluded). */
   seconds: number;
+  /** Something the reader should know about this run (e.g. reordering by a peer that does not promise order). */
+  note?: string;
 }
 
 export interface Peer {
@@ -12,8 +14,8 @@ export interface Peer {
   name: string;
   /** One line saying what the peer does. */
   describe: string;
-  /** Runs n messages; throws (typically a VerificationError) when the result is not exact. */
-  run(n: number, expected: W1Totals): Promise<PeerRun>;
+  /** Runs n messages of the workload; throws (typically a VerificationError) when the result is not `expected` exactly. */
+  run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun>;
 }
 
 /** Partitions every peer hashes into (the runtime's default). */

@@ -4,6 +4,9 @@
  *   message i = { key: 'user-' + (i % 10000), seq: i, amount: (i % 100) / 4, tags: ['a', 'b'] }
  *   sent to key 'user-' + (i % 10000)
  *
+ * `W1Workload` generalizes the key count (`--keys`) and adds an optional `pad` string of a given
+ * size (`--payload-bytes`); the defaults are W1 exactly.
+ *
  * and the actor logic every peer runs on it: a per-key running sum and count. This module also
  * holds the exact expected result and the check that compares a peer's result with it.
  *
@@ -22,33 +25,68 @@
 /** Distinct keys of W1. */
 export const W1_KEYS = 10_000;
 const KEY_PREFIX = 'user-';
+/** Keys the benchmark uses to reach a thread with control asks (never W1 keys, never counted). */
+export const CONTROL_KEY_PREFIX = 'probe-';
+/** Most keys a workload may have (key states are kept per key number). */
+export const MAX_KEYS = 10_000_000;
 
 export interface W1Message {
   key: string;
   seq: number;
   amount: number;
   tags: string[];
+  /** `--payload-bytes`: extra bytes carried (and ignored by the actor logic). */
+  pad?: string;
   /** Never set on a W1 message; lets control messages share one union with `op` as the tag. */
   op?: undefined;
 }
 
-/** Key strings, built once: every peer gets the same strings, and key building is not measured. */
-const KEYS: readonly string[] = Array.from({ length: W1_KEYS }, (_, k) => KEY_PREFIX + k);
+/** What W1 variant to run: how many keys, and how large an extra payload per message. */
+export class W1Workload {
+  readonly keys: number;
+  readonly payloadBytes: number;
+  /** Key strings, built once: every peer gets the same strings, and key building is not measured. */
+  private readonly keyStrings: readonly string[];
+  private readonly pad: string | undefined;
 
-export function w1Key(i: number): string {
-  return KEYS[i % W1_KEYS]!;
+  constructor(keys: number = W1_KEYS, payloadBytes = 0) {
+    if (!Number.isInteger(keys) || keys < 1 || keys > MAX_KEYS) throw new RangeError(`keys must be an integer in 1..${MAX_KEYS}`);
+    if (!Number.isInteger(payloadBytes) || payloadBytes < 0) throw new RangeError('payloadBytes must be a non-negative integer');
+    this.keys = keys;
+    this.payloadBytes = payloadBytes;
+    this.keyStrings = Array.from({ length: keys }, (_, k) => KEY_PREFIX + k);
+    this.pad = payloadBytes > 0 ? 'x'.repeat(payloadBytes) : undefined;
+  }
+
+  key(i: number): string {
+    return this.keyStrings[i % this.keys]!;
+  }
+
+  /** Message i (a fresh object each call, as a real producer would build). */
+  message(i: number): W1Message {
+    const msg: W1Message = { key: this.keyStrings[i % this.keys]!, seq: i, amount: (i % 100) / 4, tags: ['a', 'b'] };
+    if (this.pad !== undefined) msg.pad = this.pad;
+    return msg;
+  }
+
+  /** The exact result of n messages, in closed form. */
+  expected(n: number): W1Totals {
+    return expectedW1(n, this.keys);
+  }
+
+  describe(): string {
+    return `${this.keys.toLocaleString('en-US')} keys${this.payloadBytes > 0 ? `, +${this.payloadBytes} payload bytes` : ''}`;
+  }
 }
 
-/** Message i of W1 (a fresh object each call, as a real producer would build). */
-export function makeW1Message(i: number): W1Message {
-  return { key: KEYS[i % W1_KEYS]!, seq: i, amount: (i % 100) / 4, tags: ['a', 'b'] };
-}
+/** The default workload: W1 as DESIGN.md defines it. */
+export const W1 = new W1Workload();
 
 /** The key number of a W1 key ('user-42' → 42), or -1 for any other key. */
 export function keyIndex(key: string): number {
   if (!key.startsWith(KEY_PREFIX)) return -1;
   const n = Number(key.slice(KEY_PREFIX.length));
-  return Number.isInteger(n) && n >= 0 && n < W1_KEYS && KEYS[n] === key ? n : -1;
+  return Number.isInteger(n) && n >= 0 && n < MAX_KEYS && KEY_PREFIX + n === key ? n : -1;
 }
 
 // ---- the actor logic ---------------------------------------------------------------------------
@@ -91,7 +129,7 @@ export interface W1Totals {
   strangers: number;
 }
 
-export function emptyTotals(from = 0, to = W1_KEYS): W1Totals {
+export function emptyTotals(from: number, to: number): W1Totals {
   const n = to - from;
   return {
     from,
@@ -111,7 +149,7 @@ export function emptyTotals(from = 0, to = W1_KEYS): W1Totals {
  */
 export class W1Tally {
   private readonly byKey = new Map<string, KeyTally>();
-  private readonly byIndex: (KeyTally | undefined)[] = new Array<KeyTally | undefined>(W1_KEYS).fill(undefined);
+  private readonly byIndex: (KeyTally | undefined)[] = [];
   private strangers = 0;
 
   /** The key's state, created (and registered by key number) on first use. */
@@ -122,7 +160,7 @@ export class W1Tally {
       this.byKey.set(key, state);
       const index = keyIndex(key);
       if (index >= 0) this.byIndex[index] = state;
-      else this.strangers++;
+      else if (!key.startsWith(CONTROL_KEY_PREFIX)) this.strangers++;
     }
     return state;
   }
@@ -133,7 +171,7 @@ export class W1Tally {
   }
 
   /** The per-key results of keys [from, to). */
-  totals(from = 0, to = W1_KEYS): W1Totals {
+  totals(from: number, to: number): W1Totals {
     const t = emptyTotals(from, to);
     t.strangers = from === 0 ? this.strangers : 0;
     for (let k = from; k < to; k++) {
@@ -152,16 +190,29 @@ export class W1Tally {
 
 // ---- expected results and the check ---------------------------------------------------------------
 
-/** The exact result of n W1 messages, computed in closed form (no simulation). */
-export function expectedW1(n: number): W1Totals {
-  const t = emptyTotals();
-  for (let k = 0; k < W1_KEYS; k++) {
-    const c = n > k ? Math.floor((n - 1 - k) / W1_KEYS) + 1 : 0;
+/** The exact result of n messages over `keys` keys, computed in closed form (no simulation). */
+export function expectedW1(n: number, keys: number = W1_KEYS): W1Totals {
+  const t = emptyTotals(0, keys);
+  for (let k = 0; k < keys; k++) {
+    const c = n > k ? Math.floor((n - 1 - k) / keys) + 1 : 0;
     t.counts[k] = c;
-    t.sums[k] = c * ((k % 100) / 4); // every message of key k has amount (k % 100) / 4
-    t.seqSums[k] = c * k + (W1_KEYS * c * (c - 1)) / 2; // seqs k, k+10000, k+20000, ...
+    // Key k gets messages k, k + keys, k + 2·keys, ...: amounts ((k + j·keys) % 100) / 4.
+    t.sums[k] = keys % 100 === 0 ? c * ((k % 100) / 4) : amountSum(k, keys, c);
+    t.seqSums[k] = c * k + (keys * c * (c - 1)) / 2;
   }
   return t;
+}
+
+/** Σ_{j<c} ((k + j·keys) % 100) / 4, using the period of j ↦ (k + j·keys) % 100. */
+function amountSum(k: number, keys: number, c: number): number {
+  let period = 1;
+  while (((period * keys) % 100) !== 0) period++;
+  let cycle = 0;
+  for (let j = 0; j < period; j++) cycle += (k + j * keys) % 100;
+  const whole = Math.floor(c / period);
+  let rest = 0;
+  for (let j = 0; j < c % period; j++) rest += (k + j * keys) % 100;
+  return (whole * cycle + rest) / 4;
 }
 
 /** Typed arrays may arrive as plain arrays through some channels; accept both. */
@@ -194,13 +245,19 @@ export class VerificationError extends Error {
   override name = 'VerificationError';
 }
 
-/** Throws a VerificationError naming the first differences when `actual` is not exactly `expected`. */
-export function verifyW1(label: string, expected: W1Totals, actual: W1Totals): void {
+/**
+ * Throws a VerificationError naming the first differences when `actual` is not exactly `expected`.
+ * `order: false` is for peers that do not promise per-key order (piscina): their reordering is then
+ * not an error (counts, sums and seq sums still are exact, so nothing lost or duplicated).
+ */
+export function verifyW1(label: string, expected: W1Totals, actual: W1Totals, { order = true }: { order?: boolean } = {}): void {
   const problems: string[] = [];
   let lost = 0;
   let extra = 0;
   let badKeys = 0;
-  for (let k = 0; k < W1_KEYS; k++) {
+  const keys = expected.counts.length;
+  if (actual.counts.length !== keys) throw new VerificationError(`${label}: totals for ${actual.counts.length} keys, expected ${keys}`);
+  for (let k = 0; k < keys; k++) {
     const c = actual.counts[k]!;
     const e = expected.counts[k]!;
     if (c < e) lost += e - c;
@@ -214,7 +271,7 @@ export function verifyW1(label: string, expected: W1Totals, actual: W1Totals): v
       }
     }
   }
-  if (actual.outOfOrder !== 0) problems.push(`${actual.outOfOrder} messages out of per-key order or duplicated`);
+  if (order && actual.outOfOrder !== 0) problems.push(`${actual.outOfOrder} messages out of per-key order or duplicated`);
   if (actual.misrouted !== 0) problems.push(`${actual.misrouted} messages delivered to another key's actor`);
   if (actual.strangers !== 0) problems.push(`${actual.strangers} actors for keys W1 never sends to`);
   if (problems.length > 0) {

@@ -19,8 +19,10 @@ export default defineActor<KeyTally, LatencyActorMsg, W1Totals | RecorderSnapsho
   init: (key) => tally.stateFor(key),
   receive(msg, ctx) {
     if (msg.op === undefined) {
-      recorder.record(nowNs(), msg.t, msg.w);
+      const start = nowNs();
+      recorder.record(start, msg.t, msg.w);
       applyW1(ctx.state, msg);
+      recorder.recordService(nowNs() - start, msg.w);
       return undefined;
     }
     if (msg.op === 'totals') return tally.totals(msg.from, msg.to);

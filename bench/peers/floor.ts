@@ -10,16 +10,16 @@
 import { Packr } from 'msgpackr';
 import { fnv1a32 } from '../../runtime/key.js';
 import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
-import { makeW1Message, VerificationError, W1_KEYS, w1Key, type W1Totals } from '../w1.js';
+import { VerificationError, type W1Totals, type W1Workload } from '../w1.js';
 
-function expectedPartitionCounts(expected: W1Totals): Float64Array {
+function expectedPartitionCounts(workload: W1Workload, expected: W1Totals): Float64Array {
   const counts = new Float64Array(PARTITIONS);
-  for (let k = 0; k < W1_KEYS; k++) counts[fnv1a32(w1Key(k)) % PARTITIONS]! += expected.counts[k]!;
+  for (let k = 0; k < workload.keys; k++) counts[fnv1a32(workload.key(k)) % PARTITIONS]! += expected.counts[k]!;
   return counts;
 }
 
-async function run(n: number, expected: W1Totals): Promise<PeerRun> {
-  const want = expectedPartitionCounts(expected);
+async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
+  const want = expectedPartitionCounts(workload, expected);
   // Same options as the runtime's plain codec (runtime/codec.ts), each Packr its own object.
   const packr = new Packr({ moreTypes: true, useRecords: false, copyBuffers: true });
   const perPartition = new Float64Array(PARTITIONS);
@@ -27,7 +27,7 @@ async function run(n: number, expected: W1Totals): Promise<PeerRun> {
   let empty = 0;
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    const msg = makeW1Message(i);
+    const msg = workload.message(i);
     const partition = fnv1a32(msg.key) % PARTITIONS;
     const encoded = packr.pack(msg);
     perPartition[partition]!++;

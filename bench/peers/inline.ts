@@ -5,18 +5,18 @@
  */
 import { fnv1a32 } from '../../runtime/key.js';
 import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
-import { makeW1Message, VerificationError, verifyW1, W1Tally, type W1Totals } from '../w1.js';
+import { VerificationError, verifyW1, W1Tally, type W1Totals, type W1Workload } from '../w1.js';
 
-async function run(n: number, expected: W1Totals): Promise<PeerRun> {
+async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
   const tally = new W1Tally();
   const perPartition = new Float64Array(PARTITIONS);
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    const msg = makeW1Message(i);
+    const msg = workload.message(i);
     perPartition[fnv1a32(msg.key) % PARTITIONS]!++;
     tally.apply(msg);
   }
-  const totals = tally.totals();
+  const totals = tally.totals(0, workload.keys);
   const seconds = secondsSince(start);
   verifyW1('inline', expected, totals);
   let hashed = 0;

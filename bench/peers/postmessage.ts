@@ -6,7 +6,7 @@
  * verified. The clock starts after the worker reported ready.
  */
 import { secondsSince, withTimeout, type Peer, type PeerRun } from '../peer.js';
-import { makeW1Message, verifyW1, type W1Message, type W1Totals } from '../w1.js';
+import { verifyW1, type W1Message, type W1Totals, type W1Workload } from '../w1.js';
 import type { PmW1In } from '../workers/postmessage-w1.js';
 import { PmChannel } from './postmessage-channel.js';
 
@@ -16,26 +16,26 @@ const HANG_MS = 120_000;
 
 function postMessagePeer(batch: number): Peer {
   const name = batch === 1 ? 'postmessage-single' : 'postmessage-batched';
-  async function run(n: number, expected: W1Totals): Promise<PeerRun> {
+  async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
     const channel = new PmChannel<PmW1In>(WORKER, name);
     try {
       await withTimeout(channel.ready(), HANG_MS, `${name} start`);
       const start = process.hrtime.bigint();
       if (batch === 1) {
         for (let i = 0; i < n; i++) {
-          const waiting = channel.post(makeW1Message(i), 1);
+          const waiting = channel.post(workload.message(i), 1);
           if (waiting) await withTimeout(waiting, HANG_MS, `${name} ack`);
         }
       } else {
         for (let i = 0; i < n; i += batch) {
           const end = Math.min(n, i + batch);
           const msgs: W1Message[] = new Array<W1Message>(end - i);
-          for (let j = i; j < end; j++) msgs[j - i] = makeW1Message(j);
+          for (let j = i; j < end; j++) msgs[j - i] = workload.message(j);
           const waiting = channel.post(msgs, msgs.length);
           if (waiting) await withTimeout(waiting, HANG_MS, `${name} ack`);
         }
       }
-      const totals = await withTimeout(channel.request<W1Totals>({ op: 'totals' }), HANG_MS, `${name} totals`);
+      const totals = await withTimeout(channel.request<W1Totals>({ op: 'totals', from: 0, to: workload.keys }), HANG_MS, `${name} totals`);
       const seconds = secondsSince(start);
       verifyW1(name, expected, totals);
       return { messages: n, seconds };

@@ -1,33 +1,50 @@
 /**
- * Peer "ringmaster-<t>t": the runtime with t worker threads and default options (64 partitions,
- * modulo mapping, 1 MiB rings). Producer loop: trySend, and `await rt.send` when the ring is full;
- * then drain; then read every thread's per-key results back (a few asks) and verify them exactly.
+ * Peer "ringmaster-<t>t": the runtime with a given configuration (threads, partitions, mapping;
+ * default 1 MiB rings). Producer loop: trySend, and `await rt.send` when the ring is full; then
+ * drain; then read every thread's per-key results back (a few asks) and verify them exactly.
  * The clock runs from the first send to the verified result; starting and closing the runtime are
  * outside it.
  */
-import { createRuntime } from '../../index.js';
+import { createRuntime, type Mapping } from '../../index.js';
 import { PhaseTimeoutError, secondsSince, withTimeout, type Peer, type PeerRun } from '../peer.js';
 import { fetchW1Totals } from '../ringmaster-threads.js';
-import { makeW1Message, VerificationError, verifyW1, type W1Totals } from '../w1.js';
+import { VerificationError, verifyW1, type W1Totals, type W1Workload } from '../w1.js';
 
 export const W1_ACTOR = new URL('../actors/w1-actor.js', import.meta.url);
 
 /** Longest a drain or the verification asks may take before the run counts as hung. */
 const HANG_MS = 120_000;
 
-function ringmasterPeer(threads: number): Peer {
-  const name = `ringmaster-${threads}t`;
-  async function run(n: number, expected: W1Totals): Promise<PeerRun> {
-    const rt = await createRuntime({ actor: W1_ACTOR, threads });
+/** How the benchmark configures a runtime (the CLI's --threads, --partitions, --mapping). */
+export interface RingmasterConfig {
+  threads: number;
+  partitions: number;
+  mapping: Mapping;
+  /** How the mapping was given, for the report ('modulo', 'range', a file name). */
+  mappingLabel: string;
+}
+
+export const ringmasterName = (config: RingmasterConfig): string => `ringmaster-${config.threads}t`;
+
+export function describeConfig(config: RingmasterConfig): string {
+  const { threads, partitions, mappingLabel } = config;
+  return `${threads} worker thread${threads > 1 ? 's' : ''}, ${partitions} partitions, ${mappingLabel} mapping`;
+}
+
+export function ringmasterPeer(config: RingmasterConfig): Peer {
+  const name = ringmasterName(config);
+  async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
+    const { threads, partitions, mapping } = config;
+    const rt = await createRuntime({ actor: W1_ACTOR, threads, partitions, mapping });
     let hung = false;
     try {
       const start = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
-        const msg = makeW1Message(i);
+        const msg = workload.message(i);
         if (!rt.trySend(msg.key, msg)) await rt.send(msg.key, msg);
       }
       await withTimeout(rt.drain(), HANG_MS, `${name} drain`);
-      const totals = await fetchW1Totals(rt, HANG_MS);
+      const totals = await fetchW1Totals(rt, workload.keys, HANG_MS);
       const seconds = secondsSince(start);
       verifyW1(name, expected, totals);
       const stats = rt.stats();
@@ -43,8 +60,5 @@ function ringmasterPeer(threads: number): Peer {
       if (!hung) await withTimeout(rt.close(), HANG_MS, `${name} close`);
     }
   }
-  return { name, describe: `ringmaster runtime, ${threads} worker thread${threads > 1 ? 's' : ''}, 64 partitions`, run };
+  return { name, describe: `ringmaster runtime, ${describeConfig(config)}`, run };
 }
-
-export const ringmaster1t = ringmasterPeer(1);
-export const ringmaster2t = ringmasterPeer(2);

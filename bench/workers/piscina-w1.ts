@@ -4,7 +4,7 @@
  */
 import { W1Tally, type W1Message, type W1Totals } from '../w1.js';
 
-export type PiscinaW1Task = W1Message | { op: 'totals' };
+export type PiscinaW1Task = W1Message | { op: 'totals'; from: number; to: number };
 
 const tally = new W1Tally();
 
@@ -13,5 +13,5 @@ export default function task(msg: PiscinaW1Task): W1Totals | undefined {
     tally.apply(msg);
     return undefined;
   }
-  return tally.totals();
+  return tally.totals(msg.from, msg.to);
 }

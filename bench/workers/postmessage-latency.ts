@@ -10,7 +10,7 @@ import { nowNs, type LatencyMessage } from '../latency-message.js';
 import { PmAcker } from '../peers/postmessage-channel.js';
 import { W1Tally } from '../w1.js';
 
-export type PmLatencyIn = LatencyMessage[] | { op: 'histogram' } | { op: 'totals' };
+export type PmLatencyIn = LatencyMessage[] | { op: 'histogram' } | { op: 'totals'; from: number; to: number };
 
 await initHistograms();
 const port = parentPort!;
@@ -22,14 +22,16 @@ port.on('message', (data: PmLatencyIn) => {
   if (Array.isArray(data)) {
     for (let i = 0; i < data.length; i++) {
       const msg = data[i]!;
-      recorder.record(nowNs(), msg.t, msg.w);
+      const start = nowNs();
+      recorder.record(start, msg.t, msg.w);
       tally.apply(msg);
+      recorder.recordService(nowNs() - start, msg.w);
     }
     acker.done(data.length);
   } else if (data.op === 'histogram') {
     acker.result(recorder.snapshot());
   } else {
-    acker.result(tally.totals());
+    acker.result(tally.totals(data.from, data.to));
   }
 });
 acker.ready();

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { PmAcker } from '../peers/postmessage-channel.js';
 import { W1Tally, type W1Message } from '../w1.js';
 
-export type PmW1In = W1Message | W1Message[] | { op: 'totals' };
+export type PmW1In = W1Message | W1Message[] | { op: 'totals'; from: number; to: number };
 
 const port = parentPort!;
 const acker = new PmAcker(port);
@@ -20,7 +20,7 @@ port.on('message', (data: PmW1In) => {
     tally.apply(data);
     acker.done(1);
   } else {
-    acker.result(tally.totals());
+    acker.result(tally.totals(data.from, data.to));
   }
 });
 acker.ready();
