@@ -1,7 +1,7 @@
 /** Small byte helpers for the hot path, where Buffer's native calls cost more than they save. */
 
 /** Below this, a JS loop beats Buffer.copy / TypedArray.set (their per-call overhead dominates). */
-const LOOP_COPY_MAX = 96;
+export const LOOP_COPY_MAX = 96;
 
 export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, to: number, length: number): void {
   if (length <= LOOP_COPY_MAX) {

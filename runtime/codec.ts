@@ -137,7 +137,7 @@ function scan(value: unknown): boolean {
 export class MessageCodec {
   private readonly plain = new Packr(plainOptions());
   /** Heap scratch the frame is copied into before decoding. */
-  private scratch = Buffer.allocUnsafe(4096);
+  private scratch = Buffer.allocUnsafeSlow(4096);
   private readonly decodeRange = { start: 0, end: 0 };
   /** Which codec the last encode() used. */
   lastCodec: CodecId = CODEC_PLAIN;
@@ -174,10 +174,14 @@ export class MessageCodec {
   /** Decodes `length` bytes at `offset` of `source` (typically a ring's shared bytes). */
   decode(source: Buffer, offset: number, length: number, codec: number): unknown {
     if (length === 0) return undefined;
-    if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(Math.max(length, this.scratch.length * 2));
-    copyBytes(source, offset, this.scratch, 0, length);
-    if (codec === CODEC_V8) return deserialize(this.scratch.subarray(0, length));
-    this.decodeRange.end = length;
+    // Same offset mod 8 in the scratch as in the source: V8 copies a large block between shared
+    // and heap memory byte by byte when the two are aligned differently (about 7× slower at 4 KiB).
+    const at = offset & 7;
+    if (this.scratch.length < at + length) this.scratch = Buffer.allocUnsafeSlow(Math.max(at + length, this.scratch.length * 2));
+    copyBytes(source, offset, this.scratch, at, length);
+    if (codec === CODEC_V8) return deserialize(this.scratch.subarray(at, at + length));
+    this.decodeRange.start = at;
+    this.decodeRange.end = at + length;
     return this.plain.unpack(this.scratch, this.decodeRange);
   }
 }

@@ -3,14 +3,16 @@
  *
  * Message frame (main → worker):
  *   0  u8   kind (KIND_TELL, KIND_ASK, KIND_STOP)
- *   1  u8   codec (see codec.ts), | KEY_UTF16 when the key bytes are UTF-16LE code units (a key
- *           with a lone surrogate, which UTF-8 would merge with other keys)
+ *   1  u8   bits 0-3: codec (see codec.ts); bits 4-6: padding bytes between key and message
+ *           (aligns a large message with its source, for a fast copy); bit 7: KEY_UTF16, the key
+ *           bytes are UTF-16LE code units (a key with a lone surrogate, which UTF-8 would merge
+ *           with other keys)
  *   2  u16  partition
  *   4  u32  key length in bytes
  *   8  u32  ask id (0 for a tell)
  *  12  u32  FNV-1a hash of the key (computed for routing anyway; the worker finds the key's
  *           actor by it without decoding the key to a string)
- *  16  key bytes (UTF-8), then the encoded message
+ *  16  key bytes (UTF-8), padding, then the encoded message
  *
  * Reply frame (worker → main):
  *   0  u8   kind (REPLY_OK, REPLY_ERROR)
@@ -26,7 +28,9 @@ export const KIND_ASK = 2;
 export const KIND_STOP = 3;
 export const MESSAGE_HEADER_BYTES = 16;
 export const KEY_UTF16 = 0x80;
-export const CODEC_MASK = 0x7f;
+export const CODEC_MASK = 0x0f;
+export const PAD_SHIFT = 4;
+export const PAD_MASK = 7;
 
 export const REPLY_OK = 1;
 export const REPLY_ERROR = 2;

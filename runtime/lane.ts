@@ -7,8 +7,8 @@
  */
 import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
-import { KEY_UTF16, KIND_STOP, MESSAGE_HEADER_BYTES, writeMessageHeader } from './frame.js';
-import { copyBytes, writeUtf8 } from './bytes.js';
+import { KEY_UTF16, KIND_STOP, MESSAGE_HEADER_BYTES, PAD_SHIFT, writeMessageHeader } from './frame.js';
+import { copyBytes, LOOP_COPY_MAX, writeUtf8 } from './bytes.js';
 
 /** One frame's fields, before it is written. */
 export interface OutboundFrame {
@@ -34,11 +34,14 @@ const SPACE_WAIT_TIMEOUT_MS = 1000;
 /**
  * Frames written per publish while the worker is busy. Every publish is a store to the line the
  * worker reads (and maybe a notify): batching keeps that line from bouncing between the cores once
- * per message. A worker that has caught up (released everything published) gets each frame at
- * once, so an idle worker never waits for a batch; and a burst's tail is published from a
+ * per message. "Busy" means at least BUSY_BACKLOG_BYTES published and not released: the worker
+ * releases every 256 frames at the latest, so it then still has hundreds of frames to go and
+ * cannot run dry before the batch is out. With less backlog every frame is published at once, so
+ * a worker that is idle or nearly so never waits for a batch. A burst's tail is published from a
  * microtask, as soon as the caller's synchronous code returns.
  */
 const PUBLISH_EVERY = 32;
+const BUSY_BACKLOG_BYTES = 64 * 1024;
 
 export class OutboundLane {
   readonly writer: RingWriter;
@@ -52,8 +55,12 @@ export class OutboundLane {
   private unpublished = 0;
   private publishScheduled = false;
 
+  /** Backlog above which the worker counts as busy (BUSY_BACKLOG_BYTES, less on small rings). */
+  private readonly busyBacklog: number;
+
   constructor(writer: RingWriter) {
     this.writer = writer;
+    this.busyBacklog = Math.min(BUSY_BACKLOG_BYTES, writer.ring.capacity / 4);
   }
 
   get waitingCount(): number {
@@ -98,20 +105,29 @@ export class OutboundLane {
 
   private write(frame: OutboundFrame): boolean {
     const payloadLength = frame.payloadEnd - frame.payloadStart;
-    const at = this.writer.tryClaim(MESSAGE_HEADER_BYTES + frame.keyLength + payloadLength);
+    const prefix = MESSAGE_HEADER_BYTES + frame.keyLength;
+    const writer = this.writer;
+    // A large message goes where its bytes line up with their source mod 8 (see tryClaimAligned).
+    const aligned = payloadLength > LOOP_COPY_MAX;
+    const at = aligned
+      ? writer.tryClaimAligned(prefix, payloadLength, frame.payload.byteOffset + frame.payloadStart)
+      : writer.tryClaim(prefix + payloadLength);
+    const pad = aligned ? writer.lastPad : 0;
     if (at < 0) {
       // Full: the worker can free space only by reading what we hold back.
       this.publish();
       return false;
     }
     const bytes = this.writer.ring.bytes;
-    writeMessageHeader(bytes, at, frame.kind, frame.codec, frame.partition, frame.keyLength, frame.askId, frame.keyHash);
+    writeMessageHeader(bytes, at, frame.kind, frame.codec | (pad << PAD_SHIFT), frame.partition, frame.keyLength, frame.askId, frame.keyHash);
     const keyAt = at + MESSAGE_HEADER_BYTES;
     if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
     else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
-    copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength, payloadLength);
+    copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength + pad, payloadLength);
     if (frame.kind !== KIND_STOP) this.written++;
-    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP || this.writer.consumerCaughtUp()) this.publish();
+    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP || this.writer.publishedBacklog() < this.busyBacklog) {
+      this.publish();
+    }
     else if (!this.publishScheduled) {
       this.publishScheduled = true;
       queueMicrotask(this.publish);

@@ -20,6 +20,8 @@ import {
   CODEC_MASK,
   KEY_UTF16,
   KIND_ASK,
+  PAD_MASK,
+  PAD_SHIFT,
   KIND_STOP,
   MESSAGE_HEADER_BYTES,
   REPLY_ERROR,
@@ -116,14 +118,15 @@ class WorkerHost implements Completion {
       this.stop();
       return;
     }
-    const codec = bytes[at + 1]! & CODEC_MASK;
-    const keyUtf16 = (bytes[at + 1]! & KEY_UTF16) !== 0;
+    const flags = bytes[at + 1]!;
+    const codec = flags & CODEC_MASK;
+    const keyUtf16 = (flags & KEY_UTF16) !== 0;
     const partition = readU16(bytes, at + 2);
     const keyLength = readU32(bytes, at + 4);
     const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
     const keyHash = readU32(bytes, at + 12);
     const keyStart = at + MESSAGE_HEADER_BYTES;
-    const payloadStart = keyStart + keyLength;
+    const payloadStart = keyStart + keyLength + ((flags >> PAD_SHIFT) & PAD_MASK);
     let msg: unknown;
     try {
       msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);

@@ -153,18 +153,39 @@ export class RingWriter {
   }
 
   /**
-   * True when the consumer has released everything published so far, i.e. it ran dry and is
-   * spinning or parked: a frame published now is handled at once. (It may have read further by
-   * the time the caller acts on it; that only means it had work, so nothing is late for that.)
+   * Bytes published and not yet released: an upper bound on the work the consumer has left before
+   * it runs dry (it releases in batches, so part of it may be read already). May be stale by the
+   * time the caller acts on it; the consumer only ever makes it smaller.
    */
-  consumerCaughtUp(): boolean {
-    return Atomics.load(this.ring.control, READ_INDEX) === this.published;
+  publishedBacklog(): number {
+    return (this.published - Atomics.load(this.ring.control, READ_INDEX)) | 0;
   }
 
   /** True when claimed frames are waiting for publish(). */
   hasUnpublished(): boolean {
     return this.claimed !== this.published;
   }
+
+  /**
+   * As tryClaim, for a body of `prefix` bytes, then 0..7 padding bytes, then `rest` bytes that
+   * start at an offset ≡ `align` (mod 8) of `ring.bytes`; the padding chosen is in `lastPad`.
+   * Why: V8 copies a large block between a SharedArrayBuffer and heap memory byte by byte when
+   * source and target are aligned differently, ~7× slower at 4 KiB. The padding is only a speed
+   * hint: whatever `lastPad` says is what the caller must record in the frame.
+   */
+  tryClaimAligned(prefix: number, rest: number, align: number): number {
+    const pos = this.claimed & this.ring.mask;
+    let pad = (align - (pos + FRAME_HEADER_BYTES + prefix)) & 7;
+    if (align8(FRAME_HEADER_BYTES + prefix + pad + rest) > this.ring.capacity - pos) {
+      pad = (align - (FRAME_HEADER_BYTES + prefix)) & 7; // it goes to offset 0, after a skip marker
+    }
+    if (prefix + pad + rest > this.maxFrameBytes) pad = 0; // never refuse a frame for its padding
+    this.lastPad = pad;
+    return this.tryClaim(prefix + pad + rest);
+  }
+
+  /** Padding chosen by the last tryClaimAligned. */
+  lastPad = 0;
 
   /**
    * Publishes every claimed frame and wakes the consumer if (and only if) it is parked.
