@@ -21,7 +21,7 @@ import { BENCH_USAGE, parseBenchArgs, type BenchSettings, type ComparePeer } fro
 import { customLatencyPeer, customPeer, loadFactory } from './custom.js';
 import { histogramsUseWasm, initHistograms, type LatencySummary } from './histogram.js';
 import { renderHtmlReport, type HtmlLatencyCurve } from './html.js';
-import { processCpuPercent, ringmasterIdleCpu } from './idle.js';
+import { processCpuPercent, ringmasterIdleCpu, ringmasterWakeUpLatency } from './idle.js';
 import {
   piscinaLatencyPeer,
   postMessageBatchedLatencyPeer,
@@ -43,6 +43,9 @@ import type { W1Totals } from './w1.js';
 const PHASE_MS = 300_000;
 /** Offered rates --sweep climbs, msgs/s. */
 const SWEEP_RATES = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000];
+/** The idle wake-up phase: messages one timer gap apart, so the worker parks before each. */
+const WAKE_UP_COUNT = 200;
+const WAKE_UP_GAP_MS = 10;
 /** A sweep point "kept up" when it delivered at least this share of the offered rate. */
 const KEPT_UP = 0.9;
 /** Percentiles of the latency curves in the HTML page. */
@@ -210,7 +213,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     throughputPeers.length * (1 + settings.runs) +
     settings.rates.length * latencyPeers.length +
     sweepPeers.length * SWEEP_RATES.length +
-    (idleConfigs.length > 0 ? idleConfigs.length + 1 : 0);
+    (idleConfigs.length > 0 ? 2 * idleConfigs.length + 1 : 0);
 
   const human: string[] = [];
   /** Things the reader should know, from the runs (deduplicated). */
@@ -345,6 +348,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
         (await phase(label, () => ringmasterIdleCpu(config.threads, workload, Math.min(200_000, settings.messages), settings.idleMs), (p) => `${p}% of one core over ${settings.idleMs} ms after traffic`)) ?? null;
     }
   }
+  const wakeUp: { peer: string; gapMs: number; latencyUs: LatencySummary }[] = [];
+  for (const config of idleConfigs) {
+    const label = `wake-up latency ringmaster-${config.threads}t (${WAKE_UP_COUNT} messages, one every ${WAKE_UP_GAP_MS} ms)`;
+    const r = await phase(label, () => ringmasterWakeUpLatency(config.threads, workload, WAKE_UP_COUNT, WAKE_UP_GAP_MS), latencyLine);
+    if (r !== undefined) wakeUp.push({ peer: `ringmaster-${config.threads}t`, gapMs: WAKE_UP_GAP_MS, latencyUs: r });
+  }
   const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
   progress.stop();
 
@@ -417,6 +426,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     human.push(`Idle CPU (whole process, all threads, ${settings.idleMs} ms right after traffic stops, % of one core)`);
     human.push(table(Object.entries(idle).map(([k, v]) => [k, v === null ? 'FAILED' : `${v.toFixed(1)}%`]), new Set([1])));
   }
+  if (wakeUp.length > 0) {
+    human.push('');
+    human.push(`Idle wake-up latency (send → receive start, µs; ${WAKE_UP_COUNT} messages, one every ${WAKE_UP_GAP_MS} ms: the park → notify → run path)`);
+    human.push(table(wakeUp.map((w) => [w.peer, `p50 ${us(w.latencyUs.p50Us)}`, `p99 ${us(w.latencyUs.p99Us)}`, `max ${us(w.latencyUs.maxUs)}`]), new Set([1, 2, 3])));
+  }
   human.push('');
   for (const note of notes) human.push(`Note: ${note}`);
   human.push(`Peak RSS of the process (all phases): ${peakRssMB} MB`);
@@ -464,6 +478,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       latency: latency.map(({ encoded: _e, serviceEncoded: _s, ...rest }) => rest),
       sweep,
       idleCpuPercent: idle,
+      wakeUp,
       peakRssMB,
       notes: [...notes],
       verified: failures.length === 0,

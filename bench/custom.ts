@@ -5,12 +5,12 @@
  * a generic actor allows: every message sent was processed, none failed.
  */
 import { createRuntime, type Key, type Runtime } from '../index.js';
-import { mergeEncoded, type RecorderSnapshot } from './histogram.js';
+import type { RecorderSnapshot } from './histogram.js';
 import { BENCH_ACTOR_ENV, type BenchEnvelope, type InstrumentedMsg } from './latency-message.js';
 import { secondsSince, withTimeout, type Peer, type PeerRun } from './peer.js';
 import { ringmasterName, describeConfig, type RingmasterConfig } from './peers/ringmaster.js';
 import type { LatencyOptions, LatencyPeer, LatencyRun } from './latency.js';
-import { paceOpenLoop, checkSnapshots, latencyCounts } from './latency.js';
+import { checkSnapshots, latencyCounts, latencyResult, paceOpenLoop } from './latency.js';
 import { probeKeys } from './ringmaster-threads.js';
 import { UsageError, type CustomActor } from './args.js';
 import { VerificationError } from './w1.js';
@@ -98,19 +98,7 @@ export function customLatencyPeer(custom: CustomActor, factory: MessageFactory, 
       const control: InstrumentedMsg = { benchControl: 'histogram' };
       const snapshots = await Promise.all(probeKeys(rt).map((key) => rt.ask<RecorderSnapshot>(key, control, { timeoutMs: HANG_MS })));
       checkSnapshots(label, snapshots, total - warm, warm);
-      const merged = mergeEncoded(snapshots.map((s) => s.encoded));
-      const service = mergeEncoded(snapshots.map((s) => s.serviceEncoded));
-      return {
-        peer: name,
-        rate: o.rate,
-        messages: total,
-        summary: merged.summary,
-        encoded: merged.encoded,
-        service: service.summary,
-        serviceEncoded: service.encoded,
-        pacer,
-        wasm: snapshots.every((s) => s.wasm),
-      };
+      return latencyResult(name, o, total, snapshots, pacer);
     } finally {
       await withTimeout(rt.close(), HANG_MS, `${label} close`);
     }

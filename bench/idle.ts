@@ -8,10 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRuntime } from '../index.js';
 import { withTimeout } from './peer.js';
 import { W1_ACTOR } from './peers/ringmaster.js';
-import { fetchW1Totals } from './ringmaster-threads.js';
+import { fetchW1Totals, probeKeys } from './ringmaster-threads.js';
+import { mergeEncoded, type LatencySummary, type RecorderSnapshot } from './histogram.js';
+import { checkSnapshots } from './latency.js';
+import { makeLatencyMessage, nowNs } from './latency-message.js';
 import { verifyW1, type W1Workload } from './w1.js';
 
 const HANG_MS = 120_000;
+const LATENCY_ACTOR = new URL('./actors/latency-actor.js', import.meta.url);
 
 /** % of one core used by the whole process over the next `ms`. */
 export async function processCpuPercent(ms: number): Promise<number> {
@@ -36,5 +40,29 @@ export async function ringmasterIdleCpu(threads: number, workload: W1Workload, m
     return await processCpuPercent(ms);
   } finally {
     await withTimeout(rt.close(), HANG_MS, `idle ringmaster-${threads}t close`);
+  }
+}
+
+/**
+ * Wake-up latency of an idle runtime: `count` messages, one every `gapMs` (a timer, so the worker
+ * parks in between), each timed from its send to the start of its receive (the latency actor).
+ * Measures the park → notify → run path, which a busy stream never takes.
+ */
+export async function ringmasterWakeUpLatency(threads: number, workload: W1Workload, count: number, gapMs: number): Promise<LatencySummary> {
+  const rt = await createRuntime({ actor: LATENCY_ACTOR, threads });
+  try {
+    const warm = Math.min(10, Math.floor(count / 10));
+    for (let i = 0; i < count; i++) {
+      await sleep(gapMs);
+      const msg = makeLatencyMessage(workload, i, nowNs(), i < warm);
+      if (!rt.trySend(msg.key, msg)) await rt.send(msg.key, msg);
+    }
+    await withTimeout(rt.drain(), HANG_MS, `wake-up ringmaster-${threads}t drain`);
+    verifyW1(`wake-up ringmaster-${threads}t`, workload.expected(count), await fetchW1Totals(rt, workload.keys, HANG_MS));
+    const snapshots = await Promise.all(probeKeys(rt).map((key) => rt.ask<RecorderSnapshot>(key, { op: 'histogram' }, { timeoutMs: HANG_MS })));
+    checkSnapshots(`wake-up ringmaster-${threads}t`, snapshots, count - warm, warm);
+    return mergeEncoded(snapshots.map((s) => s.encoded)).summary;
+  } finally {
+    await withTimeout(rt.close(), HANG_MS, `wake-up ringmaster-${threads}t close`);
   }
 }

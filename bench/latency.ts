@@ -24,14 +24,14 @@
  *   with the exact W1 check (all messages, warm-up included) and the recorded count.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Piscina } from 'piscina';
 import { createRuntime, type Runtime } from '../index.js';
 import { mergeEncoded, type LatencySummary, type RecorderSnapshot } from './histogram.js';
 import { makeLatencyMessage, nowNs, type LatencyMessage } from './latency-message.js';
 import { withTimeout } from './peer.js';
 import { BATCH } from './peers/postmessage.js';
 import { PmChannel } from './peers/postmessage-channel.js';
-import { reorderNote } from './peers/piscina.js';
+import { loadPiscina, MAX_IN_FLIGHT_TASKS as MAX_IN_FLIGHT, reorderNote } from './peers/piscina.js';
+import { TaskWindow } from './peers/task-window.js';
 import { describeConfig, ringmasterName, type RingmasterConfig } from './peers/ringmaster.js';
 import { fetchW1Totals, probeKeys } from './ringmaster-threads.js';
 import { VerificationError, verifyW1, type W1Totals, type W1Workload } from './w1.js';
@@ -44,8 +44,6 @@ const PISCINA_LATENCY_WORKER = new URL('./workers/piscina-latency.js', import.me
 /** Longest stretch the pacer busy-waits before giving the event loop a turn. */
 const YIELD_NS = 1e6;
 const HANG_MS = 120_000;
-/** piscina: unfinished tasks allowed before the pacer waits (as its throughput peer). */
-const MAX_IN_FLIGHT = 1024;
 
 export interface LatencyOptions {
   /** Offered rate, messages per second. */
@@ -141,7 +139,8 @@ export function checkSnapshots(label: string, snapshots: RecorderSnapshot[], rec
   }
 }
 
-function result(peer: string, o: LatencyOptions, total: number, snapshots: RecorderSnapshot[], pacer: PacerStats): LatencyRun {
+/** A latency point's result from the receiving threads' recorder snapshots. */
+export function latencyResult(peer: string, o: LatencyOptions, total: number, snapshots: RecorderSnapshot[], pacer: PacerStats): LatencyRun {
   const merged = mergeEncoded(snapshots.map((s) => s.encoded));
   const service = mergeEncoded(snapshots.map((s) => s.serviceEncoded));
   return {
@@ -194,7 +193,7 @@ export function ringmasterLatencyPeer(config: RingmasterConfig): LatencyPeer {
       closeable = true;
       verifyW1(label, o.workload.expected(total), totals);
       checkSnapshots(label, snapshots, total - warm, warm);
-      return result(name, o, total, snapshots, pacer);
+      return latencyResult(name, o, total, snapshots, pacer);
     } finally {
       if (closeable) await withTimeout(rt.close(), HANG_MS, `${label} close`);
     }
@@ -240,7 +239,7 @@ export const postMessageBatchedLatencyPeer: LatencyPeer = {
       const snapshot = await withTimeout(channel.request<RecorderSnapshot>({ op: 'histogram' }), HANG_MS, `${label} histogram`);
       verifyW1(label, o.workload.expected(total), totals);
       checkSnapshots(label, [snapshot], total - warm, warm);
-      return result('postmessage-batched', o, total, [snapshot], pacer);
+      return latencyResult('postmessage-batched', o, total, [snapshot], pacer);
     } finally {
       await channel.terminate();
     }
@@ -254,6 +253,7 @@ export const piscinaLatencyPeer: LatencyPeer = {
   async run(o: LatencyOptions): Promise<LatencyRun> {
     const label = `latency piscina @${o.rate}/s`;
     const { total, warm } = latencyCounts(o);
+    const Piscina = await loadPiscina();
     const pool = new Piscina<PiscinaLatencyTask, W1Totals | RecorderSnapshot | undefined>({
       filename: PISCINA_LATENCY_WORKER.href,
       minThreads: 1,
@@ -262,51 +262,31 @@ export const piscinaLatencyPeer: LatencyPeer = {
     });
     try {
       await pool.run({ op: 'totals', from: 0, to: 0 }); // start the thread, load the module
-      let inFlight = 0;
-      let failure: unknown = null;
-      let room: (() => void) | null = null;
-      let drained: (() => void) | null = null;
-      const settled = (): void => {
-        inFlight--;
-        if (inFlight === 0 && drained !== null) drained();
-        if (room !== null && inFlight < MAX_IN_FLIGHT) {
-          const wake = room;
-          room = null;
-          wake();
-        }
-      };
-      const failed = (error: unknown): void => {
-        failure ??= error;
-        settled();
-      };
+      const window = new TaskWindow(MAX_IN_FLIGHT, MAX_IN_FLIGHT - 1, label);
       const sink = (startNs: number): Sink => {
         const intervalNs = 1e9 / o.rate;
-        const submit = (j: number): void => {
-          inFlight++;
-          pool.run(makeLatencyMessage(o.workload, j, startNs + j * intervalNs, j < warm)).then(settled, failed);
-        };
+        const submit = (j: number): void => window.track(pool.run(makeLatencyMessage(o.workload, j, startNs + j * intervalNs, j < warm)));
         const rest = async (from: number, to: number): Promise<void> => {
           for (let j = from; j < to; j++) {
-            if (inFlight >= MAX_IN_FLIGHT) await withTimeout(new Promise<void>((r) => (room = r)), HANG_MS, `${label} task`);
+            await window.room();
             submit(j);
           }
         };
         return (from, to) => {
           for (let j = from; j < to; j++) {
-            if (inFlight >= MAX_IN_FLIGHT) return rest(j, to);
+            if (window.full) return rest(j, to);
             submit(j);
           }
           return undefined;
         };
       };
       const pacer = await paceOpenLoop(total, warm, o.rate, sink);
-      if (inFlight > 0) await withTimeout(new Promise<void>((r) => (drained = r)), HANG_MS, `${label} drain`);
-      if (failure !== null) throw failure;
+      await window.drained();
       const totals = (await pool.run({ op: 'totals', from: 0, to: o.workload.keys })) as W1Totals;
       const snapshot = (await pool.run({ op: 'histogram' })) as RecorderSnapshot;
       verifyW1(label, o.workload.expected(total), totals, { order: false }); // piscina does not keep order
       checkSnapshots(label, [snapshot], total - warm, warm);
-      const run = result('piscina', o, total, [snapshot], pacer);
+      const run = latencyResult('piscina', o, total, [snapshot], pacer);
       return totals.outOfOrder > 0 ? { ...run, note: reorderNote(totals.outOfOrder, total) } : run;
     } finally {
       await pool.destroy();

@@ -116,6 +116,9 @@ describe('runs', () => {
       expect(l.latencyUs.p50Us).toBeLessThanOrEqual(l.latencyUs.p99Us);
     }
     expect(summary.idleCpuPercent['ringmaster-1t']).toBeGreaterThanOrEqual(0);
+    expect(summary.wakeUp).toHaveLength(1);
+    expect(summary.wakeUp[0].latencyUs.count).toBe(190); // 200 sent, the first 10 are warm-up
+    expect(summary.wakeUp[0].latencyUs.p50Us).toBeGreaterThan(0);
     expect(summary.peakRssMB).toBeGreaterThan(0);
     // The human report went to stderr.
     expect(r.stderr).toMatch(/Verification: all \d+ phases verified/);

@@ -6,17 +6,32 @@
  * then asks the worker for its totals. The thread is started (one warm-up task)
  * before the clock starts.
  */
-import { Piscina } from 'piscina';
+import type { Piscina as PiscinaPool } from 'piscina';
 import { secondsSince, withTimeout, type Peer, type PeerRun } from '../peer.js';
 import { verifyW1, type W1Totals, type W1Workload } from '../w1.js';
 import type { PiscinaW1Task } from '../workers/piscina-w1.js';
+import { TaskWindow } from './task-window.js';
 
 const WORKER = new URL('../workers/piscina-w1.js', import.meta.url);
+
+/**
+ * piscina, loaded only when a run compares against it: it is a devDependency, so an installed
+ * ringmaster runs `ringmaster bench` without it and says how to get it when --compare asks for it.
+ */
+export async function loadPiscina(): Promise<typeof PiscinaPool> {
+  try {
+    return (await import('piscina')).Piscina;
+  } catch (error) {
+    throw new Error(`--compare piscina needs the piscina package (npm install piscina): ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 const MAX_IN_FLIGHT = 1024;
+export const MAX_IN_FLIGHT_TASKS = MAX_IN_FLIGHT;
 const LOW_WATER = MAX_IN_FLIGHT / 2;
 const HANG_MS = 120_000;
 
 async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
+  const Piscina = await loadPiscina();
   const pool = new Piscina<PiscinaW1Task, W1Totals | undefined>({
     filename: WORKER.href,
     minThreads: 1,
@@ -25,46 +40,16 @@ async function run(n: number, workload: W1Workload, expected: W1Totals): Promise
   });
   try {
     await pool.run({ op: 'totals', from: 0, to: 0 }); // start the thread, load the module
-    let inFlight = 0;
-    let failure: unknown = null;
-    let wake: (() => void) | null = null;
-    let drained: (() => void) | null = null;
-    const settled = (): void => {
-      inFlight--;
-      if (inFlight === 0 && drained !== null) drained();
-      if (wake !== null && inFlight <= LOW_WATER) {
-        const w = wake;
-        wake = null;
-        w();
-      }
-    };
-    const failed = (error: unknown): void => {
-      failure ??= error;
-      settled();
-    };
+    const window = new TaskWindow(MAX_IN_FLIGHT, LOW_WATER, 'piscina');
     const start = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
-      if (inFlight >= MAX_IN_FLIGHT) {
-        await withTimeout(new Promise<void>((resolve) => (wake = resolve)), HANG_MS, 'piscina task');
-        if (failure !== null) throw failure;
-      }
-      inFlight++;
-      pool.run(workload.message(i)).then(settled, failed);
+      if (window.full) await window.room();
+      window.track(pool.run(workload.message(i)));
     }
     // Wait for every task's result (like ringmaster's drain), then read the worker's totals.
-    if (inFlight > 0) {
-      await withTimeout(
-        new Promise<void>((resolve) => {
-          drained = resolve;
-          if (inFlight === 0) resolve();
-        }),
-        HANG_MS,
-        'piscina drain',
-      );
-    }
+    await window.drained();
     const totals = await withTimeout(pool.run({ op: 'totals', from: 0, to: workload.keys }), HANG_MS, 'piscina totals');
     const seconds = secondsSince(start);
-    if (failure !== null) throw failure;
     if (totals === undefined) throw new Error('piscina: no totals');
     // piscina does not promise task order, even with one thread: reordering is reported, not failed.
     verifyW1('piscina', expected, totals, { order: false });
