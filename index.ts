@@ -1,4 +1,8 @@
-/** ringmaster: a worker-threads actor runtime on shared-memory rings. */
+/**
+ * ringmaster: a worker-threads actor runtime on shared-memory rings.
+ *
+ * @packageDocumentation
+ */
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export type {
   AskOptions,
