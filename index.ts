@@ -10,9 +10,11 @@ export type {
   ThreadStats,
   PartitionStats,
   ActorErrorEvent,
+  WorkerExitEvent,
+  WorkerRestartEvent,
   RuntimeEvents,
 } from './runtime/runtime.js';
-export type { RuntimeOptions } from './runtime/options.js';
+export type { RuntimeOptions, RestartOptions } from './runtime/options.js';
 export type { Mapping, MappingFunction } from './runtime/mapping.js';
 export type { Key } from './runtime/key.js';
 export { fnv1a32, partitionOfKey } from './runtime/key.js';

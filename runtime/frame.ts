@@ -12,7 +12,9 @@
  *   8  u32  ask id (0 for a tell)
  *  12  u32  FNV-1a hash of the key (computed for routing anyway; the worker finds the key's
  *           actor by it without decoding the key to a string)
- *  16  key bytes (UTF-8), padding, then the encoded message
+ *  16  u32  frame sequence number on this ring (0, 1, 2, ... wrapping): the worker reports the
+ *           oldest unfinished one (drain), and a restarted worker knows where it resumes
+ *  20  key bytes (UTF-8), padding, then the encoded message
  *
  * Reply frame (worker → main):
  *   0  u8   kind (REPLY_OK, REPLY_ERROR)
@@ -26,7 +28,7 @@
 export const KIND_TELL = 1;
 export const KIND_ASK = 2;
 export const KIND_STOP = 3;
-export const MESSAGE_HEADER_BYTES = 16;
+export const MESSAGE_HEADER_BYTES = 20;
 export const KEY_UTF16 = 0x80;
 export const CODEC_MASK = 0x0f;
 export const PAD_SHIFT = 4;
@@ -66,6 +68,7 @@ export function writeMessageHeader(
   keyLength: number,
   askId: number,
   keyHash: number,
+  seq: number,
 ): void {
   bytes[at] = kind;
   bytes[at + 1] = codec;
@@ -73,6 +76,7 @@ export function writeMessageHeader(
   writeU32(bytes, at + 4, keyLength);
   writeU32(bytes, at + 8, askId);
   writeU32(bytes, at + 12, keyHash);
+  writeU32(bytes, at + 16, seq);
 }
 
 export function writeReplyHeader(bytes: Uint8Array, at: number, kind: number, codec: number, askId: number): void {

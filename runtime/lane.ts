@@ -119,7 +119,8 @@ export class OutboundLane {
       return false;
     }
     const bytes = this.writer.ring.bytes;
-    writeMessageHeader(bytes, at, frame.kind, frame.codec | (pad << PAD_SHIFT), frame.partition, frame.keyLength, frame.askId, frame.keyHash);
+    const flags = frame.codec | (pad << PAD_SHIFT);
+    writeMessageHeader(bytes, at, frame.kind, flags, frame.partition, frame.keyLength, frame.askId, frame.keyHash, this.written);
     const keyAt = at + MESSAGE_HEADER_BYTES;
     if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
     else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);

@@ -31,6 +31,23 @@ export interface RuntimeOptions {
    * code run then). Default 50 ms; wake-ups on new messages are immediate.
    */
   idleTurnMs?: number;
+  /**
+   * What happens when a worker thread dies (uncaught exception, `process.exit()`, out of memory):
+   * by default it is restarted with backoff and resumes from its ring's released position, so
+   * messages it had not finished are delivered again (at least once). `false` leaves it dead.
+   */
+  restart?: boolean | RestartOptions;
+}
+
+export interface RestartOptions {
+  /** Delay before the first restart, ms; doubles for each further crash in the window. Default 50. */
+  backoffMs?: number;
+  /** Longest delay before a restart, ms. Default 5000. */
+  maxBackoffMs?: number;
+  /** More crashes of one thread than this within `withinMs` stop the runtime. Default 5. */
+  maxRestarts?: number;
+  /** The window for `maxRestarts`, ms. Default 10000. */
+  withinMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -42,6 +59,8 @@ export interface ResolvedOptions {
   replyRingBytes: number;
   spinIterations: number;
   idleTurnMs: number;
+  /** null: do not restart. */
+  restart: Required<RestartOptions> | null;
 }
 
 export const DEFAULTS = {
@@ -52,6 +71,7 @@ export const DEFAULTS = {
   spinIterations: 2000,
   oversubscribedSpinIterations: 50,
   idleTurnMs: 50,
+  restart: { backoffMs: 50, maxBackoffMs: 5000, maxRestarts: 5, withinMs: 10_000 },
 } as const;
 
 export const MAX_PARTITIONS = 65536;
@@ -88,9 +108,25 @@ export function actorFileExists(actorUrl: string): boolean {
   return !actorUrl.startsWith('file:') || existsSync(fileURLToPath(actorUrl));
 }
 
+function resolveRestart(restart: unknown): Required<RestartOptions> | null {
+  if (restart === false) return null;
+  if (restart === undefined || restart === true) return { ...DEFAULTS.restart };
+  if (restart === null || typeof restart !== 'object') throw new TypeError('restart must be a boolean or an object of restart options');
+  const r = restart as RestartOptions;
+  for (const name of Object.keys(r)) {
+    if (!(name in DEFAULTS.restart)) throw new TypeError(`unknown restart option '${name}'`);
+  }
+  return {
+    backoffMs: checkInteger('restart.backoffMs', r.backoffMs ?? DEFAULTS.restart.backoffMs, 0, 3_600_000),
+    maxBackoffMs: checkInteger('restart.maxBackoffMs', r.maxBackoffMs ?? DEFAULTS.restart.maxBackoffMs, 0, 3_600_000),
+    maxRestarts: checkInteger('restart.maxRestarts', r.maxRestarts ?? DEFAULTS.restart.maxRestarts, 0, 1_000_000),
+    withinMs: checkInteger('restart.withinMs', r.withinMs ?? DEFAULTS.restart.withinMs, 1, 86_400_000),
+  };
+}
+
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
-  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs']);
+  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart']);
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
@@ -106,5 +142,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     replyRingBytes: ringSize('replyRingBytes', options.replyRingBytes ?? DEFAULTS.replyRingBytes),
     spinIterations: checkInteger('spinIterations', options.spinIterations ?? spinDefault, 0, 1e9),
     idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
+    restart: resolveRestart(options.restart),
   };
 }

@@ -21,4 +21,6 @@ export type HostMessage =
   | { type: 'ready' }
   | { type: 'loadError'; error: ErrorData }
   | { type: 'actorError'; key: string; partition: number; error: ErrorData }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** The reply ring stayed full for a second: read it (see ReplyChannel.kick). */
+  | { type: 'replyRingFull' };

@@ -43,6 +43,25 @@ export class ReplyChannel {
     this.outstanding--;
   }
 
+  /**
+   * A restarted worker answers again the asks it re-reads, some of them already answered: from now
+   * on expect at least `pending` more replies (extra ones are read and dropped by ask id).
+   */
+  expectAtLeast(pending: number): void {
+    if (this.outstanding < pending) this.outstanding = pending;
+    if (this.outstanding > 0 && !this.listening && !this.closed) {
+      this.listening = true;
+      void this.listen();
+    }
+  }
+
+  /** The worker says it waits for reply space: read what is there, whatever the count says. */
+  kick(): void {
+    if (this.closed) return;
+    this.readAll();
+    this.expectAtLeast(1);
+  }
+
   close(): void {
     this.closed = true;
   }
@@ -71,7 +90,7 @@ export class ReplyChannel {
       const codec = bytes[at + 1]!;
       const askId = readU32(bytes, at + 4);
       const value = this.codec.decode(bytes, at + REPLY_HEADER_BYTES, length - REPLY_HEADER_BYTES, codec);
-      this.outstanding--;
+      if (this.outstanding > 0) this.outstanding--;
       read++;
       this.onReply(askId, kind === REPLY_OK, value);
     }

@@ -23,6 +23,7 @@ import { buildPartitionTable } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
 import { ReplyChannel } from './replies.js';
+import { RestartPolicy } from './supervisor.js';
 import { SharedCounters } from './shared-counters.js';
 
 export interface AskOptions {
@@ -42,6 +43,8 @@ export interface ThreadStats {
   waiting: number;
   /** Bytes published to the thread's ring and not yet released. */
   ringUsedBytes: number;
+  /** Times this thread's worker was restarted after a crash. */
+  restarts: number;
 }
 
 export interface PartitionStats {
@@ -73,9 +76,31 @@ export interface ActorErrorEvent {
   error: Error;
 }
 
+/** A worker thread ended without being asked to. */
+export interface WorkerExitEvent {
+  thread: number;
+  exitCode: number;
+  /** The uncaught error that ended it, if any. */
+  error?: Error;
+  /** Whether it will be restarted (the `restart` option, and the restart intensity). */
+  restarting: boolean;
+}
+
+/** A crashed worker thread was replaced and is reading its ring again. */
+export interface WorkerRestartEvent {
+  thread: number;
+  /** 1 for the first restart within the restart window, 2 for the next, ... */
+  attempt: number;
+  /** How long the restart waited (backoff), ms. */
+  delayMs: number;
+}
+
 export interface RuntimeEvents {
   actorError: [ActorErrorEvent];
-  workerExit: [{ thread: number; exitCode: number; error?: Error }];
+  workerExit: [WorkerExitEvent];
+  workerRestart: [WorkerRestartEvent];
+  /** A thread crashed more often than the restart intensity allows: the runtime stopped. */
+  failed: [{ error: WorkerExitError }];
 }
 
 interface PendingAsk {
@@ -113,8 +138,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly counters: SharedCounters;
   private readonly lanes: OutboundLane[] = [];
   private readonly replies: ReplyChannel[] = [];
+  private readonly inits: WorkerInit[] = [];
+  /** The current worker of each thread (a restart replaces it). */
   private readonly workers: Worker[] = [];
+  /** Settles when the current worker of each thread has exited. */
   private readonly exited: Promise<void>[] = [];
+  /** STOP was written to the thread's ring: its exit is expected. */
+  private readonly stopSent: boolean[] = [];
+  /** The uncaught error a worker reported before its exit. */
+  private readonly lastError: (Error | undefined)[] = [];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private readonly supervisor: RestartPolicy | null;
+  /** Set when the runtime gave up on a thread (restart intensity exceeded). */
+  private failure: WorkerExitError | null = null;
   private readonly partitionSent: Float64Array;
   private readonly pendingAsks = new Map<number, PendingAsk>();
   private nextAskId = 1;
@@ -133,6 +169,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.partitions = options.partitions;
     this.partitionSent = new Float64Array(options.partitions);
     this.counters = SharedCounters.create(options.threads, options.partitions);
+    this.supervisor = options.restart ? new RestartPolicy(options.restart, options.threads) : null;
   }
 
   /** @internal Spawns the workers and waits until each has loaded the actor module. */
@@ -144,7 +181,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const replyRing = new RingBuffer(o.replyRingBytes);
       this.lanes.push(new OutboundLane(new RingWriter(inbound)));
       this.replies.push(new ReplyChannel(replyRing, this.codec, this.onReply));
-      const init: WorkerInit = {
+      this.inits.push({
         actorUrl: o.actorUrl,
         thread: t,
         threads: o.threads,
@@ -154,11 +191,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         counters: this.counters.sab,
         spinIterations: o.spinIterations,
         idleTurnMs: o.idleTurnMs,
-      };
-      const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `ringmaster-${t}` });
-      this.workers.push(worker);
-      this.exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
-      ready.push(this.watch(worker, t));
+      });
+      this.stopSent.push(false);
+      ready.push(this.spawn(t));
     }
     try {
       await Promise.all(ready);
@@ -168,6 +203,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       await Promise.all(this.exited);
       throw error;
     }
+  }
+
+  /** Starts (or restarts) thread t's worker on its rings; resolves once it has loaded the actor module. */
+  private spawn(thread: number): Promise<void> {
+    const worker = new Worker(WORKER_ENTRY, { workerData: this.inits[thread], name: `ringmaster-${thread}` });
+    this.workers[thread] = worker;
+    this.exited[thread] = new Promise((resolve) => worker.once('exit', () => resolve()));
+    return this.watch(worker, thread);
   }
 
   /** Wires a worker's events; resolves when it is ready, rejects if it fails to start. */
@@ -186,6 +229,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           case 'actorError':
             this.reportActorError(thread, message.key, message.partition, message.error);
             break;
+          case 'replyRingFull':
+            this.replies[thread]!.kick();
+            break;
           case 'stopped':
             void worker.terminate();
             break;
@@ -193,11 +239,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       });
       worker.on('error', (error) => {
         if (!started) reject(new ActorLoadError(`worker ${thread} failed while loading the actor module: ${error.message}`, { cause: error }));
-        else this.onWorkerGone(thread, -1, error);
+        else this.lastError[thread] = error; // 'exit' follows
       });
       worker.on('exit', (exitCode) => {
         if (!started) reject(new ActorLoadError(`worker ${thread} exited (code ${exitCode}) before loading the actor module`));
-        else this.onWorkerGone(thread, exitCode);
+        else if (worker === this.workers[thread]) this.onWorkerGone(thread, exitCode);
       });
     });
   }
@@ -220,22 +266,74 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
   }
 
-  private onWorkerGone(thread: number, exitCode: number, error?: Error): void {
+  /** Thread t's worker ended: expected after STOP; otherwise a crash, restarted per the policy. */
+  private onWorkerGone(thread: number, exitCode: number, cause?: Error): void {
     const lane = this.lanes[thread]!;
+    const error = cause ?? this.lastError[thread];
+    this.lastError[thread] = undefined;
     if (lane.dead) return;
-    const stopping = this.closing !== null && this.closed;
-    const gone = new WorkerExitError(
-      error ? `worker ${thread} failed: ${error.message}` : `worker ${thread} exited with code ${exitCode}`,
-      thread,
-      error ? { cause: error } : undefined,
-    );
-    lane.fail(gone);
+    if (this.stopSent[thread]) {
+      lane.fail(new RuntimeClosedError('runtime is closed'));
+      this.replies[thread]!.close();
+      if (error) this.emit('workerExit', { thread, exitCode, error, restarting: false });
+      return;
+    }
+    const decision = this.supervisor?.onCrash(thread, Date.now()) ?? null;
+    const event: WorkerExitEvent = error ? { thread, exitCode, error, restarting: decision !== null } : { thread, exitCode, restarting: decision !== null };
+    if (decision === null) {
+      const why = this.supervisor
+        ? `worker ${thread} crashed more than ${this.options.restart!.maxRestarts} times within ${this.options.restart!.withinMs} ms; the runtime stopped`
+        : error
+          ? `worker ${thread} failed: ${error.message}`
+          : `worker ${thread} exited with code ${exitCode}`;
+      const gone = new WorkerExitError(why, thread, error ? { cause: error } : undefined);
+      if (this.supervisor) this.stopAll(gone);
+      else this.abandon(thread, gone);
+      this.emit('workerExit', event);
+      if (this.supervisor) this.emit('failed', { error: gone });
+      return;
+    }
+    this.emit('workerExit', event);
+    // The rings, their counters and their unreleased frames stay: the new worker resumes there.
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.failure || this.lanes[thread]!.dead) return;
+      this.spawn(thread).then(
+        () => {
+          this.supervisor!.restarted(thread);
+          // It will answer again the asks whose frames it re-reads: listen for them.
+          let pending = 0;
+          for (const ask of this.pendingAsks.values()) if (ask.thread === thread) pending++;
+          this.replies[thread]!.expectAtLeast(pending);
+          this.emit('workerRestart', { thread, attempt: decision.attempt, delayMs: decision.delayMs });
+        },
+        (startError: Error) => this.onWorkerGone(thread, -1, startError),
+      );
+    }, decision.delayMs);
+    this.restartTimers.add(timer);
+  }
+
+  /** Gives up on one thread: its sends and pending asks fail with `gone` (restart disabled). */
+  private abandon(thread: number, gone: WorkerExitError): void {
+    this.lanes[thread]!.fail(gone);
     this.replies[thread]!.close();
     for (const [id, pending] of this.pendingAsks) {
       if (pending.thread === thread) this.settleAsk(id, false, gone);
     }
     this.counters.wakeAll(thread);
-    if (!stopping || error) this.emit('workerExit', error ? { thread, exitCode, error } : { thread, exitCode });
+  }
+
+  /** Gives up on the runtime (restart intensity exceeded): everything pending fails with `gone`. */
+  private stopAll(gone: WorkerExitError): void {
+    this.failure = gone;
+    this.closed = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    for (let t = 0; t < this.threads; t++) {
+      this.stopSent[t] = true; // their exits are expected now
+      this.abandon(t, gone);
+      void this.workers[t]!.terminate();
+    }
   }
 
   // ---- routing -------------------------------------------------------------------------------
@@ -253,6 +351,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Validates key and message and fills the scratch frame; throws TypeError/RangeError before anything is written. */
   private prepare(kind: number, key: Key, msg: unknown): OutboundLane {
+    if (this.failure) throw this.failure;
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     const keyString = keyToString(key);
     const keyHash = fnv1a32(keyString);
@@ -386,6 +485,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (let t = 0; t < this.threads; t++) {
       const lane = this.lanes[t]!;
       if (lane.dead) continue;
+      this.stopSent[t] = true;
       const stop = emptyFrame(KIND_STOP);
       if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
       const worker = this.workers[t]!;
@@ -409,6 +509,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         failed: this.counters.failed(t),
         waiting: lane.waitingCount,
         ringUsedBytes: lane.writer.ring.usedBytes(),
+        restarts: this.supervisor?.restarts(t) ?? 0,
       });
     }
     const partitions: PartitionStats[] = [];

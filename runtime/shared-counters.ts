@@ -31,6 +31,11 @@ export class SharedCounters {
     this.partitionCompleted = new Float64Array(sab, threads * SLOT_WORDS * 4, partitions);
   }
 
+  /** The done watermark a thread last published (where a restarted worker's count resumes). */
+  watermark(thread: number): number {
+    return Atomics.load(this.words, thread * SLOT_WORDS + WATERMARK);
+  }
+
   completed(thread: number): number {
     return Atomics.load(this.words, thread * SLOT_WORDS + COMPLETED);
   }

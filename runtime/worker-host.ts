@@ -37,6 +37,8 @@ import type { HostMessage, WorkerInit } from './protocol.js';
 
 /** Longest stretch of synchronous consuming before the event loop gets a turn. */
 const SLICE_MS = 5;
+/** How long a reply waits for ring space before asking the main thread to read (see writeReply). */
+const REPLY_SPACE_WAIT_MS = 1000;
 /** With async receives in flight, frames handled between event-loop turns (their continuations run then). */
 const ASYNC_BATCH = 64;
 
@@ -62,9 +64,10 @@ class WorkerHost implements Completion {
   private readonly thread: number;
   /** Unfinished deliveries by frame order → frame start; the first one bounds what may be released. */
   private readonly unfinished = new Map<number, number>();
-  private frameSeq = 0;
-  private completed = 0;
-  private failed = 0;
+  /** Sequence number (frame header) of the frame after the last one read. */
+  private frameSeq: number;
+  private completed: number;
+  private failed: number;
   private stopping = false;
 
   constructor(definition: ActorDefinition<unknown, unknown, unknown>) {
@@ -72,7 +75,12 @@ class WorkerHost implements Completion {
     this.inbound = new RingBuffer(init.inbound);
     this.reader = new RingReader(this.inbound);
     this.replies = new RingWriter(new RingBuffer(init.replies));
+    this.replies.endWaitForSpace(); // a crashed predecessor may have died waiting for reply space
     this.counters = new SharedCounters(init.counters, init.threads, init.partitions);
+    // A restarted worker goes on from what its predecessor published (all 0 for a first start).
+    this.frameSeq = this.counters.watermark(this.thread);
+    this.completed = this.counters.completed(this.thread);
+    this.failed = this.counters.failed(this.thread);
     this.mailboxes = new Mailboxes(definition, init.thread, this);
   }
 
@@ -125,6 +133,8 @@ class WorkerHost implements Completion {
     const keyLength = readU32(bytes, at + 4);
     const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
     const keyHash = readU32(bytes, at + 12);
+    const seq = readU32(bytes, at + 16) | 0;
+    this.frameSeq = (seq + 1) | 0;
     const keyStart = at + MESSAGE_HEADER_BYTES;
     const payloadStart = keyStart + keyLength + ((flags >> PAD_SHIFT) & PAD_MASK);
     let msg: unknown;
@@ -133,11 +143,11 @@ class WorkerHost implements Completion {
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
       const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, payloadStart);
-      this.done({ msg: undefined, askId, frameStart, frameSeq: this.frameSeq++ }, partition, key, false, error, false);
+      this.done({ msg: undefined, askId, frameStart, frameSeq: seq }, partition, key, false, error, false);
       return;
     }
     const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, keyUtf16, partition);
-    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: this.frameSeq++ });
+    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq });
   }
 
   pending(delivery: Delivery): void {
@@ -189,9 +199,13 @@ class WorkerHost implements Completion {
     const length = REPLY_HEADER_BYTES + end - start;
     let at = this.replies.tryClaim(length);
     // The main thread reads replies whenever asks are outstanding (this one is), so space comes.
+    // Should its count of outstanding asks ever be off (a restart re-delivers asks), a full second
+    // of waiting asks it over the port to read again.
     while (at < 0) {
-      waitForSpaceSync(this.replies, length, 1000);
+      const started = performance.now();
+      waitForSpaceSync(this.replies, length, REPLY_SPACE_WAIT_MS);
       at = this.replies.tryClaim(length);
+      if (at < 0 && performance.now() - started >= REPLY_SPACE_WAIT_MS) post({ type: 'replyRingFull' });
     }
     const bytes = this.replies.ring.bytes;
     writeReplyHeader(bytes, at, kind, codec, askId);

@@ -66,20 +66,26 @@ describe('per-key order', () => {
 
       let accepted = 0;
       let i = 0;
+      let refusedKey: string | number = '';
       for (;;) {
         const key = KEYS[i++ % KEYS.length]!;
         const seq = nextSeq.get(key)!;
-        if (!rt.trySend(key, { op: 'seq', seq })) break;
+        if (!rt.trySend(key, { op: 'seq', seq })) {
+          refusedKey = key;
+          break;
+        }
         nextSeq.set(key, seq + 1);
         accepted++;
         if (accepted > 100_000) throw new Error('the ring never filled up');
       }
       expect(accepted).toBeGreaterThan(10);
       const sentAtFull = rt.stats().sent;
-      // Still full: more refusals, none of which may enqueue anything (their seqs are reused below).
-      for (let j = 0; j < 25; j++) expect(rt.trySend(KEYS[j % KEYS.length]!, { op: 'seq', seq: nextSeq.get(KEYS[j % KEYS.length]!)! })).toBe(false);
+      // Still full: the refused message (same key, same seq, so the same frame size: a smaller
+      // frame could still fit the gap left) is refused again and again, and nothing is enqueued.
+      const refused = { op: 'seq', seq: nextSeq.get(refusedKey)! };
+      for (let j = 0; j < 25; j++) expect(rt.trySend(refusedKey, refused)).toBe(false);
       await turns(10);
-      for (let j = 0; j < 5; j++) expect(rt.trySend('f0', { op: 'seq', seq: nextSeq.get('f0')! })).toBe(false);
+      for (let j = 0; j < 5; j++) expect(rt.trySend(refusedKey, refused)).toBe(false);
       expect(rt.stats().sent).toBe(sentAtFull);
 
       // A burst of un-awaited sends: they must wait (the ring is held full), then go in call order.
