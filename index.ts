@@ -12,6 +12,7 @@ export type {
   ActorErrorEvent,
   WorkerExitEvent,
   WorkerRestartEvent,
+  DeadLetter,
   RuntimeEvents,
 } from './runtime/runtime.js';
 export type { RuntimeOptions, RestartOptions } from './runtime/options.js';
@@ -20,4 +21,4 @@ export type { Key } from './runtime/key.js';
 export { fnv1a32, partitionOfKey } from './runtime/key.js';
 export { defineActor } from './actors/define.js';
 export type { ActorContext, ActorDefinition, DefinedActor } from './actors/define.js';
-export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError } from './runtime/errors.js';
+export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError, PoisonMessageError } from './runtime/errors.js';

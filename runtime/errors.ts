@@ -30,6 +30,11 @@ export class WorkerExitError extends Error {
   }
 }
 
+/** An ask whose message crashed its worker `maxCrashes` times: it was set aside as a dead letter. */
+export class PoisonMessageError extends Error {
+  override readonly name = 'PoisonMessageError';
+}
+
 /** The serializable shape of an error crossing threads. */
 export interface ErrorData {
   name: string;
@@ -44,13 +49,14 @@ export function errorToData(error: unknown): ErrorData {
 
 /** Rebuilds an actor's error on the main thread with its name and message preserved. */
 export function errorFromData(data: ErrorData): Error {
-  const Known: Record<string, ErrorConstructor> = {
+  const Known: Record<string, new (message: string) => Error> = {
     TypeError,
     RangeError,
     SyntaxError,
     ReferenceError,
     EvalError,
     URIError,
+    PoisonMessageError,
   };
   const Ctor = Known[data.name] ?? Error;
   const error = new Ctor(data.message);

@@ -48,6 +48,11 @@ export interface RestartOptions {
   maxRestarts?: number;
   /** The window for `maxRestarts`, ms. Default 10000. */
   withinMs?: number;
+  /**
+   * A message that was being delivered each time its thread crashed, this many times in a row, is a
+   * poison message: the next worker sets it aside as a dead letter instead of delivering it. Default 3.
+   */
+  maxCrashes?: number;
 }
 
 export interface ResolvedOptions {
@@ -71,7 +76,7 @@ export const DEFAULTS = {
   spinIterations: 2000,
   oversubscribedSpinIterations: 50,
   idleTurnMs: 50,
-  restart: { backoffMs: 50, maxBackoffMs: 5000, maxRestarts: 5, withinMs: 10_000 },
+  restart: { backoffMs: 50, maxBackoffMs: 5000, maxRestarts: 5, withinMs: 10_000, maxCrashes: 3 },
 } as const;
 
 export const MAX_PARTITIONS = 65536;
@@ -121,6 +126,7 @@ function resolveRestart(restart: unknown): Required<RestartOptions> | null {
     maxBackoffMs: checkInteger('restart.maxBackoffMs', r.maxBackoffMs ?? DEFAULTS.restart.maxBackoffMs, 0, 3_600_000),
     maxRestarts: checkInteger('restart.maxRestarts', r.maxRestarts ?? DEFAULTS.restart.maxRestarts, 0, 1_000_000),
     withinMs: checkInteger('restart.withinMs', r.withinMs ?? DEFAULTS.restart.withinMs, 1, 86_400_000),
+    maxCrashes: checkInteger('restart.maxCrashes', r.maxCrashes ?? DEFAULTS.restart.maxCrashes, 1, 1_000_000),
   };
 }
 

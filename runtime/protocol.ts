@@ -14,6 +14,12 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   spinIterations: number;
   idleTurnMs: number;
+  /** Frame sequence numbers of poison messages: not delivered, reported as dead letters. */
+  skip: number[];
+  /** How often this thread's worker was restarted before this one (0: first start). */
+  restarts: number;
+  /** restart.maxCrashes, for the poison message's error text. */
+  maxCrashes: number;
 }
 
 /** Worker → main, over the worker's parentPort. */
@@ -22,5 +28,7 @@ export type HostMessage =
   | { type: 'loadError'; error: ErrorData }
   | { type: 'actorError'; key: string; partition: number; error: ErrorData }
   | { type: 'stopped' }
+  /** A poison message (see WorkerInit.skip), set aside instead of delivered. */
+  | { type: 'deadLetter'; seq: number; key: string; partition: number; message: unknown; ask: boolean }
   /** The reply ring stayed full for a second: read it (see ReplyChannel.kick). */
   | { type: 'replyRingFull' };

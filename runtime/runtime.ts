@@ -95,8 +95,25 @@ export interface WorkerRestartEvent {
   delayMs: number;
 }
 
+/** A message set aside instead of delivered. */
+export interface DeadLetter {
+  key: string;
+  partition: number;
+  thread: number;
+  /** The message as sent (undefined if it could not be carried over the worker's port). */
+  message: unknown;
+  /** 'poison': it was being delivered each of the last `crashes` times its thread crashed. */
+  reason: 'poison';
+  crashes: number;
+  /** It was an ask (which rejected with a PoisonMessageError). */
+  ask: boolean;
+  /** When it was set aside (Date.now()). */
+  at: number;
+}
+
 export interface RuntimeEvents {
   actorError: [ActorErrorEvent];
+  deadLetter: [DeadLetter];
   workerExit: [WorkerExitEvent];
   workerRestart: [WorkerRestartEvent];
   /** A thread crashed more often than the restart intensity allows: the runtime stopped. */
@@ -126,6 +143,10 @@ const emptyFrame = (kind: number): OutboundFrame => ({
   payloadEnd: 0,
 });
 const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
+/** Dead letters rt.deadLetters() keeps (the oldest go first). */
+const DEAD_LETTERS_KEPT = 1000;
+/** Poison frame numbers a worker is told to skip (older ones are long released). */
+const MAX_SKIPPED = 64;
 /** How long close() waits for a worker to acknowledge STOP before terminating it anyway. */
 const STOP_GRACE_MS = 5000;
 
@@ -149,6 +170,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly lastError: (Error | undefined)[] = [];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly supervisor: RestartPolicy | null;
+  /** Per thread: the frame that was being delivered at its last crashes, and how many in a row. */
+  private readonly suspects: { seq: number; crashes: number }[] = [];
+  private readonly deadLetterList: DeadLetter[] = [];
   /** Set when the runtime gave up on a thread (restart intensity exceeded). */
   private failure: WorkerExitError | null = null;
   private readonly partitionSent: Float64Array;
@@ -191,7 +215,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         counters: this.counters.sab,
         spinIterations: o.spinIterations,
         idleTurnMs: o.idleTurnMs,
+        skip: [],
+        restarts: 0,
+        maxCrashes: o.restart?.maxCrashes ?? 0,
       });
+      this.suspects.push({ seq: 0, crashes: 0 });
       this.stopSent.push(false);
       ready.push(this.spawn(t));
     }
@@ -228,6 +256,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             break;
           case 'actorError':
             this.reportActorError(thread, message.key, message.partition, message.error);
+            break;
+          case 'deadLetter':
+            this.recordDeadLetter(thread, message);
             break;
           case 'replyRingFull':
             this.replies[thread]!.kick();
@@ -294,6 +325,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       return;
     }
     this.emit('workerExit', event);
+    this.notePoisonSuspect(thread);
     // The rings, their counters and their unreleased frames stay: the new worker resumes there.
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
@@ -301,6 +333,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.spawn(thread).then(
         () => {
           this.supervisor!.restarted(thread);
+          this.inits[thread]!.restarts++;
           // It will answer again the asks whose frames it re-reads: listen for them.
           let pending = 0;
           for (const ask of this.pendingAsks.values()) if (ask.thread === thread) pending++;
@@ -311,6 +344,46 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       );
     }, decision.delayMs);
     this.restartTimers.add(timer);
+  }
+
+  /**
+   * The frame a crashed worker was delivering is a suspect; the same one `maxCrashes` times in a
+   * row is a poison message, which the next worker sets aside (WorkerInit.skip).
+   */
+  private notePoisonSuspect(thread: number): void {
+    const seq = this.counters.current(thread);
+    const suspect = this.suspects[thread]!;
+    if (suspect.crashes > 0 && suspect.seq === seq) suspect.crashes++;
+    else {
+      suspect.seq = seq;
+      suspect.crashes = 1;
+    }
+    const init = this.inits[thread]!;
+    if (suspect.crashes >= init.maxCrashes && !init.skip.includes(seq)) {
+      init.skip.push(seq);
+      if (init.skip.length > MAX_SKIPPED) init.skip.shift(); // long released by now
+    }
+  }
+
+  private recordDeadLetter(thread: number, m: Extract<HostMessage, { type: 'deadLetter' }>): void {
+    const letter: DeadLetter = {
+      key: m.key,
+      partition: m.partition,
+      thread,
+      message: m.message,
+      reason: 'poison',
+      crashes: this.options.restart?.maxCrashes ?? 0,
+      ask: m.ask,
+      at: Date.now(),
+    };
+    this.deadLetterList.push(letter);
+    if (this.deadLetterList.length > DEAD_LETTERS_KEPT) this.deadLetterList.shift();
+    this.emit('deadLetter', letter);
+  }
+
+  /** The most recent dead letters (at most DEAD_LETTERS_KEPT, oldest first). */
+  deadLetters(): DeadLetter[] {
+    return [...this.deadLetterList];
   }
 
   /** Gives up on one thread: its sends and pending asks fail with `gone` (restart disabled). */

@@ -15,6 +15,8 @@ const WATERMARK = 0;
 const PROGRESS_WANTED = 1;
 const FAILED = 2;
 const COMPLETED = 3;
+/** Sequence number of the frame whose delivery started last (read after a crash: the suspect). */
+const CURRENT = 4;
 
 export class SharedCounters {
   readonly sab: SharedArrayBuffer;
@@ -34,6 +36,16 @@ export class SharedCounters {
   /** The done watermark a thread last published (where a restarted worker's count resumes). */
   watermark(thread: number): number {
     return Atomics.load(this.words, thread * SLOT_WORDS + WATERMARK);
+  }
+
+  /** Worker side, per frame: a plain store (read only after this thread died). */
+  setCurrent(thread: number, seq: number): void {
+    this.words[thread * SLOT_WORDS + CURRENT] = seq;
+  }
+
+  /** The frame whose delivery a (dead) worker started last. */
+  current(thread: number): number {
+    return Atomics.load(this.words, thread * SLOT_WORDS + CURRENT);
   }
 
   completed(thread: number): number {

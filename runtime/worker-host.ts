@@ -15,7 +15,7 @@ import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.
 import { isDefinedActor, type ActorDefinition } from '../actors/define.js';
 import { MessageCodec } from './codec.js';
 import { copyBytes } from './bytes.js';
-import { errorToData } from './errors.js';
+import { errorToData, PoisonMessageError } from './errors.js';
 import {
   CODEC_MASK,
   KEY_UTF16,
@@ -69,6 +69,8 @@ class WorkerHost implements Completion {
   private completed: number;
   private failed: number;
   private stopping = false;
+  /** Poison messages by frame sequence number (WorkerInit.skip). */
+  private readonly skip = new Set(init.skip);
 
   constructor(definition: ActorDefinition<unknown, unknown, unknown>) {
     this.thread = init.thread;
@@ -142,12 +144,34 @@ class WorkerHost implements Completion {
       msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
-      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, payloadStart);
+      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
       this.done({ msg: undefined, askId, frameStart, frameSeq: seq }, partition, key, false, error, false);
       return;
     }
+    if (this.skip.has(seq)) {
+      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
+      this.setAside({ msg, askId, frameStart, frameSeq: seq }, partition, key);
+      return;
+    }
     const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, keyUtf16, partition);
+    this.counters.setCurrent(this.thread, seq); // the suspect, should this thread die now
     this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq });
+  }
+
+  /** A poison message: reported as a dead letter, not delivered; an ask gets a PoisonMessageError. */
+  private setAside(delivery: Delivery, partition: number, key: string): void {
+    const message: HostMessage = { type: 'deadLetter', seq: delivery.frameSeq, key, partition, message: delivery.msg, ask: delivery.askId !== 0 };
+    try {
+      post(message);
+    } catch {
+      post({ ...message, message: undefined }); // not cloneable for the port: report it without its body
+    }
+    this.completed = (this.completed + 1) | 0;
+    this.counters.partitionCompleted[partition]!++;
+    if (delivery.askId !== 0) {
+      const error = new PoisonMessageError(`the message to key '${key}' crashed its worker ${init.maxCrashes} times: set aside as a dead letter`);
+      this.reply(delivery.askId, false, error);
+    }
   }
 
   pending(delivery: Delivery): void {

@@ -6,6 +6,8 @@
  * duplicates within the documented bound, asks to a crashed thread answered by its replacement,
  * and a crash loop stopping the runtime with a clear error instead of spinning.
  *
+ * Size: FAULT_MESSAGES=n (default 60,000; `npm run test:faults` runs 1,000,000).
+ *
  * The actor (fixtures/fault-actor.mjs) appends every delivery to a file per worker instance
  * synchronously, so what a dead worker processed is on disk; files sort by threadId, i.e. by
  * worker start order.
@@ -14,12 +16,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createRuntime, WorkerExitError, type WorkerExitEvent, type WorkerRestartEvent } from 'ringmaster';
+import { createRuntime, PoisonMessageError, WorkerExitError, type DeadLetter, type WorkerExitEvent, type WorkerRestartEvent } from 'ringmaster';
 import { fixture, keyForPartition } from './helpers/api.js';
 
 const ACTOR = fixture('fault-actor.mjs');
 /** Frames a worker may have handled but not yet released when it dies (it releases every 256). */
 const DUPLICATES_PER_CRASH = 512;
+const FAULT_MESSAGES = Number(process.env.FAULT_MESSAGES ?? 60_000);
+if (!Number.isSafeInteger(FAULT_MESSAGES) || FAULT_MESSAGES < 6000) throw new Error(`FAULT_MESSAGES must be an integer >= 6000, got ${process.env.FAULT_MESSAGES}`);
 
 let dir: string;
 beforeEach(() => {
@@ -50,13 +54,13 @@ describe('crashes while traffic flows', () => {
     rt.on('workerExit', (e) => exits.push(e));
     rt.on('workerRestart', (e) => restarts.push(e));
     const KEYS = 300;
-    const N = 60_000;
+    const N = Math.ceil(FAULT_MESSAGES / KEYS) * KEYS; // every key gets the same count
     const keyOf = (i: number): string => `k${i % KEYS}`;
     // Crash keys on known threads: partition p lives on thread p % 2 (modulo mapping).
     const crashes = [
-      { at: 10_000, crash: 'exit', key: keyForPartition(0, PARTITIONS, 'c') }, // thread 0
-      { at: 25_000, crash: 'throw', key: keyForPartition(1, PARTITIONS, 'c') }, // thread 1
-      { at: 40_000, crash: 'reject', key: keyForPartition(2, PARTITIONS, 'c') }, // thread 0
+      { at: Math.floor(N / 6), crash: 'exit', key: keyForPartition(0, PARTITIONS, 'c') }, // thread 0
+      { at: Math.floor((N * 5) / 12), crash: 'throw', key: keyForPartition(1, PARTITIONS, 'c') }, // thread 1
+      { at: Math.floor((N * 2) / 3), crash: 'reject', key: keyForPartition(2, PARTITIONS, 'c') }, // thread 0
     ];
     const crashReplies: Promise<unknown>[] = [];
     let pendingAsk: Promise<unknown> | undefined;
@@ -118,7 +122,40 @@ describe('crashes while traffic flows', () => {
     for (const [key, set] of seen) expect(set.size, key).toBe(N / KEYS);
     expect(orderErrors).toBe(0); // first deliveries in per-key order
     expect(duplicates).toBeLessThanOrEqual(DUPLICATES_PER_CRASH * exits.length);
-  }, 120_000);
+  }, Math.max(120_000, FAULT_MESSAGES / 10));
+
+  test('a poison message: after maxCrashes crashes it is set aside as a dead letter, everything else is processed', async () => {
+    const rt = await createRuntime({ actor: ACTOR, threads: 1, restart: { backoffMs: 1, maxCrashes: 3 } });
+    const letters: DeadLetter[] = [];
+    rt.on('deadLetter', (d) => letters.push(d));
+    const exits: WorkerExitEvent[] = [];
+    rt.on('workerExit', (e) => exits.push(e));
+    try {
+      const N = 3000;
+      const poisonAt = 1000;
+      let poisonAsk: Promise<unknown> | undefined;
+      for (let i = 0; i < N; i++) {
+        if (i === poisonAt) poisonAsk = rt.ask('victim', { crash: 'always', note: 'the poison' }, { timeoutMs: 60_000 }).catch((e: Error) => e);
+        const msg = { seq: i, amount: 1 };
+        if (!rt.trySend(`p${i % 20}`, msg)) await rt.send(`p${i % 20}`, msg);
+      }
+      await rt.drain();
+      const rejected = await poisonAsk;
+      expect(rejected).toBeInstanceOf(PoisonMessageError);
+      expect((rejected as Error).message).toMatch(/crashed its worker 3 times: set aside as a dead letter/);
+      expect(exits).toHaveLength(3);
+      expect(exits.every((e) => e.restarting && e.exitCode === 9)).toBe(true);
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ key: 'victim', thread: 0, reason: 'poison', crashes: 3, ask: true, message: { crash: 'always', note: 'the poison' } });
+      expect(rt.deadLetters()).toEqual(letters);
+      // After the poison message the runtime goes on.
+      expect(await rt.ask('after', { seq: -2, amount: 0 })).toBe(-2);
+    } finally {
+      await rt.close();
+    }
+    const firsts = new Set(deliveries().filter((d) => d.seq >= 0).map((d) => d.seq));
+    expect(firsts.size).toBe(3000); // every other message processed at least once
+  }, 60_000);
 
   test('a crash loop stops the runtime: pending asks and later sends fail with a WorkerExitError', async () => {
     const rt = await createRuntime({ actor: ACTOR, threads: 1, restart: { backoffMs: 1, maxRestarts: 2, withinMs: 60_000 } });
