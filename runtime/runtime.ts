@@ -227,6 +227,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       await Promise.all(ready);
     } catch (error) {
       this.closed = true;
+      this.stopSent.fill(true); // these exits are ours, not crashes to restart
       await Promise.all(this.workers.map((w) => w.terminate()));
       await Promise.all(this.exited);
       throw error;
