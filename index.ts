@@ -20,5 +20,5 @@ export type { Mapping, MappingFunction } from './runtime/mapping.js';
 export type { Key } from './runtime/key.js';
 export { fnv1a32, partitionOfKey } from './runtime/key.js';
 export { defineActor } from './actors/define.js';
-export type { ActorContext, ActorDefinition, DefinedActor } from './actors/define.js';
+export type { ActorContext, ActorDefinition, DefinedActor, RetryPolicy } from './actors/define.js';
 export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError, PoisonMessageError } from './runtime/errors.js';

@@ -12,7 +12,26 @@ export interface ActorContext<State> {
   state: State;
 }
 
+/**
+ * How a failing `receive` of a send/trySend message is retried: up to `maxAttempts` runs in all,
+ * waiting `backoffMs · 2^(n-1)` (at most `maxBackoffMs`) before run n + 1, times a random factor in
+ * [0.5, 1) when `jitter` is set. The key's later messages wait behind it, so order holds. After the
+ * last attempt the message is a dead letter. Asks are not retried: the caller gets the error.
+ */
+export interface RetryPolicy {
+  /** Runs in all, the first included. Default 1 (no retry). */
+  maxAttempts?: number;
+  /** Delay before the first retry, ms. Default 100. */
+  backoffMs?: number;
+  /** Longest delay between attempts, ms. Default 10000. */
+  maxBackoffMs?: number;
+  /** Spread retries of many failing messages apart. Default false. */
+  jitter?: boolean;
+}
+
 export interface ActorDefinition<State = unknown, Msg = unknown, Reply = unknown> {
+  /** Retries of failing sends (see RetryPolicy); overrides the runtime's `retry` option. */
+  retry?: RetryPolicy;
   /** Called on a key's first message, before its receive; returns the initial state. */
   init?(key: string, ctx: ActorContext<State>): State | Promise<State>;
   /**
@@ -37,6 +56,7 @@ export function defineActor<State = unknown, Msg = unknown, Reply = unknown>(
   if (definition.init !== undefined && typeof definition.init !== 'function') {
     throw new TypeError('defineActor: init must be a function when given');
   }
+  if (definition.retry !== undefined) resolveRetry(definition.retry, 'defineActor: retry');
   return Object.freeze({ ...definition, [ACTOR_BRAND]: true as const });
 }
 
@@ -47,4 +67,24 @@ export function isDefinedActor(value: unknown): value is DefinedActor<unknown, u
     (value as Record<symbol, unknown>)[ACTOR_BRAND] === true &&
     typeof (value as ActorDefinition).receive === 'function'
   );
+}
+
+export const RETRY_DEFAULTS: Required<RetryPolicy> = { maxAttempts: 1, backoffMs: 100, maxBackoffMs: 10_000, jitter: false };
+
+/** A complete, validated policy (TypeError/RangeError naming `where` for a bad one). */
+export function resolveRetry(policy: RetryPolicy | undefined, where: string): Required<RetryPolicy> {
+  if (policy === undefined) return { ...RETRY_DEFAULTS };
+  if (policy === null || typeof policy !== 'object') throw new TypeError(`${where} must be an object`);
+  for (const name of Object.keys(policy)) {
+    if (!(name in RETRY_DEFAULTS)) throw new TypeError(`${where}: unknown option '${name}'`);
+  }
+  const int = (name: keyof RetryPolicy, min: number): number => {
+    const value = policy[name] ?? RETRY_DEFAULTS[name];
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${where}.${name} must be an integer`);
+    if (value < min) throw new RangeError(`${where}.${name} must be >= ${min}, got ${value}`);
+    return value;
+  };
+  const jitter = policy.jitter ?? RETRY_DEFAULTS.jitter;
+  if (typeof jitter !== 'boolean') throw new TypeError(`${where}.jitter must be a boolean`);
+  return { maxAttempts: int('maxAttempts', 1), backoffMs: int('backoffMs', 0), maxBackoffMs: int('maxBackoffMs', 0), jitter };
 }

@@ -5,7 +5,7 @@
  * makes the key busy: later messages for that key wait in its mailbox, in arrival order, until
  * the promise settles; other keys keep running. Only keys that have ever been busy get a mailbox.
  */
-import type { ActorContext, ActorDefinition } from '../actors/define.js';
+import type { ActorContext, ActorDefinition, RetryPolicy } from '../actors/define.js';
 import { copyBytes } from './bytes.js';
 
 /** One message on its way through a key's actor. */
@@ -17,6 +17,8 @@ export interface Delivery {
   frameStart: number;
   /** Order of the frame on this thread's ring. */
   frameSeq: number;
+  /** Runs of receive so far for this message (retries count). */
+  attempt: number;
 }
 
 /** What the host does when a delivery finishes (sync or async). */
@@ -66,6 +68,7 @@ export class Mailboxes {
     private readonly definition: ActorDefinition<unknown, unknown, unknown>,
     private readonly thread: number,
     private readonly completion: Completion,
+    private readonly retry: Required<RetryPolicy>,
   ) {}
 
   /** Keys with an actor on this thread. */
@@ -106,9 +109,11 @@ export class Mailboxes {
 
   private run(actor: KeyActor, delivery: Delivery, wasPending: boolean): void {
     let result: unknown;
+    delivery.attempt++;
     try {
       result = this.start(actor, delivery.msg);
     } catch (error) {
+      if (this.retryLater(actor, delivery, wasPending)) return;
       this.finish(actor, delivery, false, error, wasPending);
       return;
     }
@@ -148,10 +153,34 @@ export class Mailboxes {
 
   private settle(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown): void {
     actor.busy = false;
+    if (!ok && this.retryLater(actor, delivery, true)) return;
     this.finish(actor, delivery, ok, value, true);
-    // Run what queued up behind it, until a message goes async again.
+    this.runQueued(actor);
+  }
+
+  /** Runs what queued up behind the key's last message, until one goes async (or retries) again. */
+  private runQueued(actor: KeyActor): void {
     const mailbox = actor.mailbox;
     while (mailbox !== null && mailbox.length > 0 && !actor.busy) this.run(actor, mailbox.shift()!, true);
+  }
+
+  /**
+   * A failed send with attempts left: hold the key (its later messages queue, so order holds) and
+   * run it again after the backoff. Returns false when it is an ask or out of attempts.
+   */
+  private retryLater(actor: KeyActor, delivery: Delivery, wasPending: boolean): boolean {
+    const { maxAttempts, backoffMs, maxBackoffMs, jitter } = this.definition.retry ? { ...this.retry, ...this.definition.retry } : this.retry;
+    if (delivery.askId !== 0 || delivery.attempt >= maxAttempts) return false;
+    actor.busy = true;
+    if (!wasPending) this.markPending(delivery);
+    let delay = Math.min(maxBackoffMs, backoffMs * 2 ** (delivery.attempt - 1));
+    if (jitter) delay *= 0.5 + Math.random() / 2;
+    setTimeout(() => {
+      actor.busy = false;
+      this.run(actor, delivery, true);
+      this.runQueued(actor);
+    }, delay);
+    return true;
   }
 
   private markPending(delivery: Delivery): void {

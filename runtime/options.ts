@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Mapping } from './mapping.js';
+import { resolveRetry, type RetryPolicy } from '../actors/define.js';
 import { MAX_RING_CAPACITY, nextPowerOfTwo } from '../shm/ring.js';
 
 export interface RuntimeOptions {
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
    * messages it had not finished are delivered again (at least once). `false` leaves it dead.
    */
   restart?: boolean | RestartOptions;
+  /** Retries of failing sends for actors that set no `retry` of their own. Default: none (1 attempt). */
+  retry?: RetryPolicy;
 }
 
 export interface RestartOptions {
@@ -66,6 +69,7 @@ export interface ResolvedOptions {
   idleTurnMs: number;
   /** null: do not restart. */
   restart: Required<RestartOptions> | null;
+  retry: Required<RetryPolicy>;
 }
 
 export const DEFAULTS = {
@@ -132,7 +136,7 @@ function resolveRestart(restart: unknown): Required<RestartOptions> | null {
 
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
-  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart']);
+  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry']);
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
@@ -149,5 +153,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     spinIterations: checkInteger('spinIterations', options.spinIterations ?? spinDefault, 0, 1e9),
     idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
     restart: resolveRestart(options.restart),
+    retry: resolveRetry(options.retry, 'retry'),
   };
 }

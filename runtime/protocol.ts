@@ -1,4 +1,5 @@
 /** What the main thread and a worker say to each other outside the rings (rare, control-plane). */
+import type { RetryPolicy } from '../actors/define.js';
 import type { ErrorData } from './errors.js';
 
 /** workerData of each worker thread. */
@@ -20,13 +21,16 @@ export interface WorkerInit {
   restarts: number;
   /** restart.maxCrashes, for the poison message's error text. */
   maxCrashes: number;
+  /** The runtime's retry policy (an actor's own overrides it). */
+  retry: Required<RetryPolicy>;
 }
 
 /** Worker → main, over the worker's parentPort. */
 export type HostMessage =
   | { type: 'ready' }
   | { type: 'loadError'; error: ErrorData }
-  | { type: 'actorError'; key: string; partition: number; error: ErrorData }
+  /** A send's receive failed its last attempt: an 'actorError' and a dead letter. */
+  | { type: 'actorError'; key: string; partition: number; error: ErrorData; attempts: number; message: unknown }
   | { type: 'stopped' }
   /** A poison message (see WorkerInit.skip), set aside instead of delivered. */
   | { type: 'deadLetter'; seq: number; key: string; partition: number; message: unknown; ask: boolean }

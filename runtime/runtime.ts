@@ -102,9 +102,14 @@ export interface DeadLetter {
   thread: number;
   /** The message as sent (undefined if it could not be carried over the worker's port). */
   message: unknown;
-  /** 'poison': it was being delivered each of the last `crashes` times its thread crashed. */
-  reason: 'poison';
-  crashes: number;
+  /**
+   * 'failed': its receive failed every one of `attempts` runs (the retry policy);
+   * 'poison': it was being delivered each of the last `attempts` times its thread crashed.
+   */
+  reason: 'failed' | 'poison';
+  attempts: number;
+  /** The last error ('failed'), with its name, message and stack. */
+  error?: Error;
   /** It was an ask (which rejected with a PoisonMessageError). */
   ask: boolean;
   /** When it was set aside (Date.now()). */
@@ -218,6 +223,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         skip: [],
         restarts: 0,
         maxCrashes: o.restart?.maxCrashes ?? 0,
+        retry: o.retry,
       });
       this.suspects.push({ seq: 0, crashes: 0 });
       this.stopSent.push(false);
@@ -257,9 +263,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             break;
           case 'actorError':
             this.reportActorError(thread, message.key, message.partition, message.error);
+            this.recordDeadLetter(thread, { key: message.key, partition: message.partition, message: message.message, ask: false, reason: 'failed', attempts: message.attempts, error: errorFromData(message.error) });
             break;
           case 'deadLetter':
-            this.recordDeadLetter(thread, message);
+            this.recordDeadLetter(thread, { key: message.key, partition: message.partition, message: message.message, ask: message.ask, reason: 'poison', attempts: this.options.restart?.maxCrashes ?? 0 });
             break;
           case 'replyRingFull':
             this.replies[thread]!.kick();
@@ -366,17 +373,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
   }
 
-  private recordDeadLetter(thread: number, m: Extract<HostMessage, { type: 'deadLetter' }>): void {
-    const letter: DeadLetter = {
-      key: m.key,
-      partition: m.partition,
-      thread,
-      message: m.message,
-      reason: 'poison',
-      crashes: this.options.restart?.maxCrashes ?? 0,
-      ask: m.ask,
-      at: Date.now(),
-    };
+  private recordDeadLetter(thread: number, m: Omit<DeadLetter, 'thread' | 'at'>): void {
+    const letter: DeadLetter = { ...m, thread, at: Date.now() };
     this.deadLetterList.push(letter);
     if (this.deadLetterList.length > DEAD_LETTERS_KEPT) this.deadLetterList.shift();
     this.emit('deadLetter', letter);

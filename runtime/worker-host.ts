@@ -83,7 +83,7 @@ class WorkerHost implements Completion {
     this.frameSeq = this.counters.watermark(this.thread);
     this.completed = this.counters.completed(this.thread);
     this.failed = this.counters.failed(this.thread);
-    this.mailboxes = new Mailboxes(definition, init.thread, this);
+    this.mailboxes = new Mailboxes(definition, init.thread, this, init.retry);
   }
 
   /** Consumes until the ring is dry and the thread should wait; see the module comment. */
@@ -145,17 +145,17 @@ class WorkerHost implements Completion {
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
       const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
-      this.done({ msg: undefined, askId, frameStart, frameSeq: seq }, partition, key, false, error, false);
+      this.done({ msg: undefined, askId, frameStart, frameSeq: seq, attempt: 1 }, partition, key, false, error, false);
       return;
     }
     if (this.skip.has(seq)) {
       const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
-      this.setAside({ msg, askId, frameStart, frameSeq: seq }, partition, key);
+      this.setAside({ msg, askId, frameStart, frameSeq: seq, attempt: 0 }, partition, key);
       return;
     }
     const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, keyUtf16, partition);
     this.counters.setCurrent(this.thread, seq); // the suspect, should this thread die now
-    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq });
+    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq, attempt: 0 });
   }
 
   /** A poison message: reported as a dead letter, not delivered; an ask gets a PoisonMessageError. */
@@ -184,7 +184,13 @@ class WorkerHost implements Completion {
     if (delivery.askId !== 0) this.reply(delivery.askId, ok, value);
     else if (!ok) {
       this.failed = (this.failed + 1) | 0;
-      post({ type: 'actorError', key, partition, error: errorToData(value) });
+      // After its last attempt a failed send is a dead letter (the main thread keeps it).
+      const failure: HostMessage = { type: 'actorError', key, partition, error: errorToData(value), attempts: delivery.attempt, message: delivery.msg };
+      try {
+        post(failure);
+      } catch {
+        post({ ...failure, message: undefined }); // not cloneable for the port: report it without its body
+      }
     }
     if (wasPending) {
       this.unfinished.delete(delivery.frameSeq);

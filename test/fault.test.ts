@@ -146,7 +146,7 @@ describe('crashes while traffic flows', () => {
       expect(exits).toHaveLength(3);
       expect(exits.every((e) => e.restarting && e.exitCode === 9)).toBe(true);
       expect(letters).toHaveLength(1);
-      expect(letters[0]).toMatchObject({ key: 'victim', thread: 0, reason: 'poison', crashes: 3, ask: true, message: { crash: 'always', note: 'the poison' } });
+      expect(letters[0]).toMatchObject({ key: 'victim', thread: 0, reason: 'poison', attempts: 3, ask: true, message: { crash: 'always', note: 'the poison' } });
       expect(rt.deadLetters()).toEqual(letters);
       // After the poison message the runtime goes on.
       expect(await rt.ask('after', { seq: -2, amount: 0 })).toBe(-2);
