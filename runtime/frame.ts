@@ -86,3 +86,44 @@ export function writeReplyHeader(bytes: Uint8Array, at: number, kind: number, co
   bytes[at + 3] = 0;
   writeU32(bytes, at + 4, askId);
 }
+
+/**
+ * The fields of a message frame, read in place into a reused object (no allocation per frame):
+ * the worker's consume loop and close()'s scan of unprocessed frames read frames the same way.
+ */
+export class MessageFrameView {
+  kind = 0;
+  codec = 0;
+  keyUtf16 = false;
+  partition = 0;
+  keyLength = 0;
+  askId = 0;
+  keyHash = 0;
+  seq = 0;
+  keyStart = 0;
+  payloadStart = 0;
+  payloadLength = 0;
+
+  /** Reads the frame whose body (`length` bytes) starts at `at`. */
+  read(bytes: Uint8Array, at: number, length: number): this {
+    const kind = bytes[at]!;
+    const flags = bytes[at + 1]!;
+    this.kind = kind;
+    this.codec = flags & CODEC_MASK;
+    this.keyUtf16 = (flags & KEY_UTF16) !== 0;
+    this.partition = readU16(bytes, at + 2);
+    this.keyLength = readU32(bytes, at + 4);
+    this.askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
+    this.keyHash = readU32(bytes, at + 12);
+    this.seq = readU32(bytes, at + 16) | 0;
+    this.keyStart = at + MESSAGE_HEADER_BYTES;
+    this.payloadStart = this.keyStart + this.keyLength + ((flags >> PAD_SHIFT) & PAD_MASK);
+    this.payloadLength = at + length - this.payloadStart;
+    return this;
+  }
+
+  /** The key as a string (decoded from the frame's bytes). */
+  key(bytes: Buffer): string {
+    return bytes.toString(this.keyUtf16 ? 'utf16le' : 'utf8', this.keyStart, this.keyStart + this.keyLength);
+  }
+}

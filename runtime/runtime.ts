@@ -22,6 +22,7 @@ import { OutboundLane, type OutboundFrame } from './lane.js';
 import { buildPartitionTable } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
+import { unprocessedFrames } from './leftovers.js';
 import { ReplyChannel } from './replies.js';
 import { RestartPolicy } from './supervisor.js';
 import { SharedCounters } from './shared-counters.js';
@@ -95,6 +96,18 @@ export interface WorkerRestartEvent {
   delayMs: number;
 }
 
+export interface CloseOptions {
+  /** Longest close() waits for the drain, ms; then it ends the threads and reports (see close). */
+  timeoutMs?: number;
+}
+
+export interface CloseReport {
+  /** The drain did not finish within timeoutMs. */
+  timedOut: boolean;
+  /** Messages not confirmed processed (0 unless timedOut): each also reported as a dead letter. */
+  unprocessed: number;
+}
+
 /** A message set aside instead of delivered. */
 export interface DeadLetter {
   key: string;
@@ -104,9 +117,10 @@ export interface DeadLetter {
   message: unknown;
   /**
    * 'failed': its receive failed every one of `attempts` runs (the retry policy);
-   * 'poison': it was being delivered each of the last `attempts` times its thread crashed.
+   * 'poison': it was being delivered each of the last `attempts` times its thread crashed;
+   * 'unprocessed': close() timed out before it was confirmed processed.
    */
-  reason: 'failed' | 'poison';
+  reason: 'failed' | 'poison' | 'unprocessed';
   attempts: number;
   /** The last error ('failed'), with its name, message and stack. */
   error?: Error;
@@ -121,6 +135,8 @@ export interface RuntimeEvents {
   deadLetter: [DeadLetter];
   workerExit: [WorkerExitEvent];
   workerRestart: [WorkerRestartEvent];
+  /** close() finished (see CloseReport). */
+  closed: [CloseReport];
   /** A thread crashed more often than the restart intensity allows: the runtime stopped. */
   failed: [{ error: WorkerExitError }];
 }
@@ -185,6 +201,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private nextAskId = 1;
   private closed = false;
   private closing: Promise<void> | null = null;
+  private report: CloseReport | null = null;
   private warnedActorError = false;
   /** Scratch frame for the send path (no allocation per message). */
   private readonly frame: OutboundFrame = emptyFrame(0);
@@ -542,18 +559,42 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     );
   }
 
-  /** Stops accepting, drains, then ends every thread. Idempotent. */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  /**
+   * Stops accepting, drains, then ends every thread. Idempotent. With `timeoutMs`, it waits at
+   * most that long for the drain; then it ends the threads anyway and reports what was not
+   * processed: each message as a dead letter (`reason: 'unprocessed'`), pending asks and waiting
+   * sends rejected, and the count in `closeReport()` and the `'closed'` event.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    const { timeoutMs } = options ?? {};
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
+      return Promise.reject(new RangeError(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`));
+    }
+    this.closing ??= this.shutdown(timeoutMs).then((report) => {
+      this.report = report;
+      this.emit('closed', report);
+    });
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /** How close() went (null until it finished). */
+  closeReport(): CloseReport | null {
+    return this.report;
+  }
+
+  private async shutdown(timeoutMs: number | undefined): Promise<CloseReport> {
     this.closed = true;
-    const drained = await this.drain().then(
+    const drain = this.drain().then(
       () => null,
       (error: Error) => error,
     );
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await (timeoutMs === undefined
+      ? drain
+      : Promise.race([drain, new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)))]));
+    clearTimeout(timer);
+    if (outcome === 'timed out') return { timedOut: true, unprocessed: await this.abandonUnprocessed(timeoutMs!) };
+    const drained = outcome;
     for (let t = 0; t < this.threads; t++) {
       const lane = this.lanes[t]!;
       if (lane.dead) continue;
@@ -567,6 +608,33 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await Promise.all(this.exited);
     for (const replies of this.replies) replies.close();
     if (drained && !(drained instanceof WorkerExitError)) throw drained;
+    return { timedOut: false, unprocessed: 0 };
+  }
+
+  /** close() ran out of time: end the threads now and report what they had not done. */
+  private async abandonUnprocessed(timeoutMs: number): Promise<number> {
+    const gone = new RuntimeClosedError(`close() timed out after ${timeoutMs} ms before this was processed`);
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    this.stopSent.fill(true);
+    let unprocessed = 0;
+    for (const lane of this.lanes) {
+      unprocessed += lane.waitingCount; // never written: their send() rejects with `gone`
+      lane.fail(gone);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.exited);
+    for (let t = 0; t < this.threads; t++) {
+      // The worker is gone and nothing writes the ring any more: what is left in it can be read.
+      for (const left of unprocessedFrames(this.lanes[t]!.writer.ring, this.counters.watermark(t), this.codec)) {
+        this.recordDeadLetter(t, { key: left.key, partition: left.partition, message: left.message, ask: left.askId !== 0, reason: 'unprocessed', attempts: 0 });
+        unprocessed++;
+      }
+      this.replies[t]!.close();
+      this.counters.wakeAll(t);
+    }
+    for (const id of [...this.pendingAsks.keys()]) this.settleAsk(id, false, gone);
+    return unprocessed;
   }
 
   stats(): RuntimeStats {

@@ -16,21 +16,7 @@ import { isDefinedActor, type ActorDefinition } from '../actors/define.js';
 import { MessageCodec } from './codec.js';
 import { copyBytes } from './bytes.js';
 import { errorToData, PoisonMessageError } from './errors.js';
-import {
-  CODEC_MASK,
-  KEY_UTF16,
-  KIND_ASK,
-  PAD_MASK,
-  PAD_SHIFT,
-  KIND_STOP,
-  MESSAGE_HEADER_BYTES,
-  REPLY_ERROR,
-  REPLY_HEADER_BYTES,
-  REPLY_OK,
-  readU16,
-  readU32,
-  writeReplyHeader,
-} from './frame.js';
+import { KIND_STOP, MessageFrameView, REPLY_ERROR, REPLY_HEADER_BYTES, REPLY_OK, writeReplyHeader } from './frame.js';
 import { Mailboxes, type Completion, type Delivery } from './mailboxes.js';
 import { SharedCounters } from './shared-counters.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
@@ -69,6 +55,8 @@ class WorkerHost implements Completion {
   private completed: number;
   private failed: number;
   private stopping = false;
+  /** The frame being handled (read in place). */
+  private readonly frame = new MessageFrameView();
   /** Poison messages by frame sequence number (WorkerInit.skip). */
   private readonly skip = new Set(init.skip);
 
@@ -128,32 +116,22 @@ class WorkerHost implements Completion {
       this.stop();
       return;
     }
-    const flags = bytes[at + 1]!;
-    const codec = flags & CODEC_MASK;
-    const keyUtf16 = (flags & KEY_UTF16) !== 0;
-    const partition = readU16(bytes, at + 2);
-    const keyLength = readU32(bytes, at + 4);
-    const askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
-    const keyHash = readU32(bytes, at + 12);
-    const seq = readU32(bytes, at + 16) | 0;
+    const f = this.frame.read(bytes, at, length);
+    const { partition, askId, seq } = f;
     this.frameSeq = (seq + 1) | 0;
-    const keyStart = at + MESSAGE_HEADER_BYTES;
-    const payloadStart = keyStart + keyLength + ((flags >> PAD_SHIFT) & PAD_MASK);
     let msg: unknown;
     try {
-      msg = this.codec.decode(bytes, payloadStart, at + length - payloadStart, codec);
+      msg = this.codec.decode(bytes, f.payloadStart, f.payloadLength, f.codec);
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
-      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
-      this.done({ msg: undefined, askId, frameStart, frameSeq: seq, attempt: 1 }, partition, key, false, error, false);
+      this.done({ msg: undefined, askId, frameStart, frameSeq: seq, attempt: 1 }, partition, f.key(bytes), false, error, false);
       return;
     }
     if (this.skip.has(seq)) {
-      const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', keyStart, keyStart + keyLength);
-      this.setAside({ msg, askId, frameStart, frameSeq: seq, attempt: 0 }, partition, key);
+      this.setAside({ msg, askId, frameStart, frameSeq: seq, attempt: 0 }, partition, f.key(bytes));
       return;
     }
-    const actor = this.mailboxes.actorFor(keyHash, bytes, keyStart, keyLength, keyUtf16, partition);
+    const actor = this.mailboxes.actorFor(f.keyHash, bytes, f.keyStart, f.keyLength, f.keyUtf16, partition);
     this.counters.setCurrent(this.thread, seq); // the suspect, should this thread die now
     this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq, attempt: 0 });
   }
