@@ -4,6 +4,8 @@
  * The main thread never blocks: between batches it parks with Atomics.waitAsync (the worker
  * notifies only when it sees us parked). It listens while any ask frame to this worker has not
  * been answered, including asks that already timed out, so the worker never waits on a full ring.
+ * It tracks the ask ids it waits for, not a count: a restarted worker answers again the asks it
+ * re-reads, and such a duplicate must not stand in for a reply still to come.
  */
 import { RingBuffer, RingReader } from '../shm/ring.js';
 import { parkAsync } from '../shm/wait.js';
@@ -16,8 +18,8 @@ const PARK_TIMEOUT_MS = 1000;
 
 export class ReplyChannel {
   private readonly reader: RingReader;
-  /** Ask frames sent to this worker and not answered yet. */
-  outstanding = 0;
+  /** Ask ids sent to this worker and not answered yet. */
+  private readonly expected = new Set<number>();
   private listening = false;
   private closed = false;
 
@@ -29,48 +31,39 @@ export class ReplyChannel {
     this.reader = new RingReader(ring);
   }
 
-  /** Call after sending an ask frame. */
-  expectReply(): void {
-    this.outstanding++;
-    if (!this.listening && !this.closed) {
-      this.listening = true;
-      void this.listen();
-    }
+  /** Call when sending an ask frame. */
+  expectReply(askId: number): void {
+    this.expected.add(askId);
+    this.listen();
   }
 
   /** An ask frame that was counted but will never reach the worker. */
-  cancelExpected(): void {
-    this.outstanding--;
+  cancelExpected(askId: number): void {
+    this.expected.delete(askId);
   }
 
-  /**
-   * A restarted worker answers again the asks it re-reads, some of them already answered: from now
-   * on expect at least `pending` more replies (extra ones are read and dropped by ask id).
-   */
-  expectAtLeast(pending: number): void {
-    if (this.outstanding < pending) this.outstanding = pending;
-    if (this.outstanding > 0 && !this.listening && !this.closed) {
-      this.listening = true;
-      void this.listen();
-    }
-  }
-
-  /** The worker says it waits for reply space: read what is there, whatever the count says. */
+  /** The worker says it waits for reply space: read what is there, whatever we expect. */
   kick(): void {
     if (this.closed) return;
     this.readAll();
-    this.expectAtLeast(1);
+    this.listen();
   }
 
   close(): void {
     this.closed = true;
   }
 
-  private async listen(): Promise<void> {
+  private listen(): void {
+    if (this.listening || this.closed || this.expected.size === 0) return;
+    this.listening = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
     try {
-      while (this.outstanding > 0 && !this.closed) {
+      while (this.expected.size > 0 && !this.closed) {
         this.readAll();
-        if (this.outstanding <= 0) break;
+        if (this.expected.size === 0) break;
         await parkAsync(this.reader, PARK_TIMEOUT_MS);
       }
     } finally {
@@ -90,9 +83,8 @@ export class ReplyChannel {
       const codec = bytes[at + 1]!;
       const askId = readU32(bytes, at + 4);
       const value = this.codec.decode(bytes, at + REPLY_HEADER_BYTES, length - REPLY_HEADER_BYTES, codec);
-      if (this.outstanding > 0) this.outstanding--;
       read++;
-      this.onReply(askId, kind === REPLY_OK, value);
+      if (this.expected.delete(askId)) this.onReply(askId, kind === REPLY_OK, value); // else a duplicate
     }
     if (read > 0) reader.release();
   }

@@ -359,10 +359,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         () => {
           this.supervisor!.restarted(thread);
           this.inits[thread]!.restarts++;
-          // It will answer again the asks whose frames it re-reads: listen for them.
-          let pending = 0;
-          for (const ask of this.pendingAsks.values()) if (ask.thread === thread) pending++;
-          this.replies[thread]!.expectAtLeast(pending);
           this.emit('workerRestart', { thread, attempt: decision.attempt, delayMs: decision.delayMs });
         },
         (startError: Error) => this.onWorkerGone(thread, -1, startError),
@@ -525,10 +521,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
     this.partitionSent[frame.partition]!++;
     const replies = this.replies[thread]!;
-    replies.expectReply();
+    replies.expectReply(askId);
     if (!lane.tryWrite(frame)) {
       lane.enqueue(frame).catch((error: Error) => {
-        replies.cancelExpected();
+        replies.cancelExpected(askId);
         this.settleAsk(askId, false, error);
       });
     }
