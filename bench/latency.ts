@@ -30,7 +30,7 @@ import { makeLatencyMessage, nowNs, type LatencyMessage } from './latency-messag
 import { withTimeout } from './peer.js';
 import { BATCH } from './peers/postmessage.js';
 import { PmChannel } from './peers/postmessage-channel.js';
-import { loadPiscina, MAX_IN_FLIGHT_TASKS as MAX_IN_FLIGHT, reorderNote } from './peers/piscina.js';
+import { MAX_IN_FLIGHT_TASKS as MAX_IN_FLIGHT, reorderNote, startPool } from './peers/piscina.js';
 import { TaskWindow } from './peers/task-window.js';
 import { describeConfig, ringmasterName, type RingmasterConfig } from './peers/ringmaster.js';
 import { fetchW1Totals, probeKeys } from './ringmaster-threads.js';
@@ -253,15 +253,8 @@ export const piscinaLatencyPeer: LatencyPeer = {
   async run(o: LatencyOptions): Promise<LatencyRun> {
     const label = `latency piscina @${o.rate}/s`;
     const { total, warm } = latencyCounts(o);
-    const Piscina = await loadPiscina();
-    const pool = new Piscina<PiscinaLatencyTask, W1Totals | RecorderSnapshot | undefined>({
-      filename: PISCINA_LATENCY_WORKER.href,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: 60_000,
-    });
+    const pool = await startPool<PiscinaLatencyTask, W1Totals | RecorderSnapshot | undefined>(PISCINA_LATENCY_WORKER);
     try {
-      await pool.run({ op: 'totals', from: 0, to: 0 }); // start the thread, load the module
       const window = new TaskWindow(MAX_IN_FLIGHT, MAX_IN_FLIGHT - 1, label);
       const sink = (startNs: number): Sink => {
         const intervalNs = 1e9 / o.rate;

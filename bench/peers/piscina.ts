@@ -18,12 +18,20 @@ const WORKER = new URL('../workers/piscina-w1.js', import.meta.url);
  * piscina, loaded only when a run compares against it: it is a devDependency, so an installed
  * ringmaster runs `ringmaster bench` without it and says how to get it when --compare asks for it.
  */
-export async function loadPiscina(): Promise<typeof PiscinaPool> {
+async function loadPiscina(): Promise<typeof PiscinaPool> {
   try {
     return (await import('piscina')).Piscina;
   } catch (error) {
     throw new Error(`--compare piscina needs the piscina package (npm install piscina): ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** A one-thread pool on `worker`, its thread started and the module loaded (a first control task). */
+export async function startPool<Task extends { op?: string }, Result>(worker: URL): Promise<PiscinaPool<Task, Result>> {
+  const Piscina = await loadPiscina();
+  const pool = new Piscina<Task, Result>({ filename: worker.href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+  await pool.run({ op: 'totals', from: 0, to: 0 } as unknown as Task);
+  return pool;
 }
 const MAX_IN_FLIGHT = 1024;
 export const MAX_IN_FLIGHT_TASKS = MAX_IN_FLIGHT;
@@ -31,15 +39,8 @@ const LOW_WATER = MAX_IN_FLIGHT / 2;
 const HANG_MS = 120_000;
 
 async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
-  const Piscina = await loadPiscina();
-  const pool = new Piscina<PiscinaW1Task, W1Totals | undefined>({
-    filename: WORKER.href,
-    minThreads: 1,
-    maxThreads: 1,
-    idleTimeout: 60_000,
-  });
+  const pool = await startPool<PiscinaW1Task, W1Totals | undefined>(WORKER);
   try {
-    await pool.run({ op: 'totals', from: 0, to: 0 }); // start the thread, load the module
     const window = new TaskWindow(MAX_IN_FLIGHT, LOW_WATER, 'piscina');
     const start = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
