@@ -8,6 +8,12 @@ export interface ActorContext<State> {
   readonly partition: number;
   /** 0-based index of the worker thread hosting this key. */
   readonly thread: number;
+  /**
+   * How many times this thread's worker was restarted after a crash before the current one
+   * (0 on a first start). State lives in the worker, so after a restart `init` runs again for
+   * each key: `ctx.restarts > 0` there means "reload what you persisted".
+   */
+  readonly restarts: number;
   /** This key's state, kept on this thread between messages. Read it and assign it. */
   state: State;
 }

@@ -69,6 +69,7 @@ export class Mailboxes {
     private readonly thread: number,
     private readonly completion: Completion,
     private readonly retry: Required<RetryPolicy>,
+    private readonly restarts: number,
   ) {}
 
   /** Keys with an actor on this thread. */
@@ -84,7 +85,7 @@ export class Mailboxes {
     }
     const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', at, at + length);
     const actor: KeyActor = {
-      ctx: { key, partition, thread: this.thread, state: undefined },
+      ctx: { key, partition, thread: this.thread, restarts: this.restarts, state: undefined },
       keyBytes: copyOf(bytes, at, length), // a copy: the ring's bytes are reused
       keyUtf16,
       sameHash: first ?? null,

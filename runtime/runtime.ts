@@ -355,10 +355,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.failure || this.lanes[thread]!.dead) return;
+      this.inits[thread]!.restarts++; // the replacement's ctx.restarts
       this.spawn(thread).then(
         () => {
           this.supervisor!.restarted(thread);
-          this.inits[thread]!.restarts++;
           this.emit('workerRestart', { thread, attempt: decision.attempt, delayMs: decision.delayMs });
         },
         (startError: Error) => this.onWorkerGone(thread, -1, startError),

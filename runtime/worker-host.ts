@@ -71,7 +71,7 @@ class WorkerHost implements Completion {
     this.frameSeq = this.counters.watermark(this.thread);
     this.completed = this.counters.completed(this.thread);
     this.failed = this.counters.failed(this.thread);
-    this.mailboxes = new Mailboxes(definition, init.thread, this, init.retry);
+    this.mailboxes = new Mailboxes(definition, init.thread, this, init.retry, init.restarts);
   }
 
   /** Consumes until the ring is dry and the thread should wait; see the module comment. */

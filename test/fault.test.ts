@@ -148,8 +148,9 @@ describe('crashes while traffic flows', () => {
       expect(letters).toHaveLength(1);
       expect(letters[0]).toMatchObject({ key: 'victim', thread: 0, reason: 'poison', attempts: 3, ask: true, message: { crash: 'always', note: 'the poison' } });
       expect(rt.deadLetters()).toEqual(letters);
-      // After the poison message the runtime goes on.
+      // After the poison message the runtime goes on, and its actors can tell they were restarted.
       expect(await rt.ask('after', { seq: -2, amount: 0 })).toBe(-2);
+      expect(await rt.ask('after', { op: 'where' })).toEqual({ thread: 0, restarts: 3 });
     } finally {
       await rt.close();
     }
