@@ -6,6 +6,7 @@
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export type {
   AskOptions,
+  SendOptions,
   RuntimeStats,
   ThreadStats,
   PartitionStats,

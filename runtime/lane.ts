@@ -43,6 +43,13 @@ const SPACE_WAIT_TIMEOUT_MS = 1000;
 const PUBLISH_EVERY = 32;
 const BUSY_BACKLOG_BYTES = 64 * 1024;
 
+/** The frame with a private copy of its payload (Buffer#slice would only be a view of the codec's reused buffer). */
+export function copyFrame(frame: OutboundFrame): OutboundFrame {
+  const payload = new Uint8Array(frame.payloadEnd - frame.payloadStart);
+  copyBytes(frame.payload, frame.payloadStart, payload, 0, payload.length);
+  return { ...frame, payload, payloadStart: 0, payloadEnd: payload.length };
+}
+
 export class OutboundLane {
   readonly writer: RingWriter;
   /** Message frames (tell and ask) written so far. */
@@ -87,10 +94,7 @@ export class OutboundLane {
   /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */
   enqueue(frame: OutboundFrame): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      // A real copy (Buffer#slice would only be a view of the codec's reused buffer).
-      const payload = new Uint8Array(frame.payloadEnd - frame.payloadStart);
-      copyBytes(frame.payload, frame.payloadStart, payload, 0, payload.length);
-      this.waiting.push({ ...frame, payload, payloadStart: 0, payloadEnd: payload.length, resolve, reject });
+      this.waiting.push({ ...copyFrame(frame), resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }

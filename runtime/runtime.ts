@@ -16,9 +16,10 @@ import {
   WorkerExitError,
   type ErrorData,
 } from './errors.js';
-import { KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
+import { CODEC_MASK, KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
 import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
-import { OutboundLane, type OutboundFrame } from './lane.js';
+import { copyFrame, OutboundLane, type OutboundFrame } from './lane.js';
+import { DelayQueue, type DelayedFrame } from './delays.js';
 import { buildPartitionTable } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
@@ -26,6 +27,14 @@ import { unprocessedFrames } from './leftovers.js';
 import { ReplyChannel } from './replies.js';
 import { RestartPolicy } from './supervisor.js';
 import { SharedCounters } from './shared-counters.js';
+
+export interface SendOptions {
+  /**
+   * Deliver no earlier than this many milliseconds from now. Delayed messages wait on the main
+   * thread (not in a ring), ordered by due time; at most MAX_DELAYED at once.
+   */
+  delayMs?: number;
+}
 
 export interface AskOptions {
   /** Reject with a TimeoutError when no reply came within this many milliseconds. */
@@ -66,6 +75,8 @@ export interface RuntimeStats {
   /** Tells whose receive threw or rejected (each also emitted as 'actorError'). */
   failed: number;
   pendingAsks: number;
+  /** Delayed sends not due yet. */
+  delayed: number;
   closed: boolean;
 }
 
@@ -164,6 +175,18 @@ const emptyFrame = (kind: number): OutboundFrame => ({
   payloadEnd: 0,
 });
 const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
+/** Delayed messages that may wait at once (memory stays bounded: ~150 B each plus the message). */
+export const MAX_DELAYED = 1_000_000;
+
+function delayOf(options: SendOptions | undefined): number {
+  const delayMs = options?.delayMs;
+  if (delayMs === undefined) return 0;
+  if (typeof delayMs !== 'number' || !(delayMs >= 0) || !Number.isFinite(delayMs)) {
+    throw new RangeError(`delayMs must be a finite non-negative number, got ${String(delayMs)}`);
+  }
+  return delayMs;
+}
+
 /** Dead letters rt.deadLetters() keeps (the oldest go first). */
 const DEAD_LETTERS_KEPT = 1000;
 /** Poison frame numbers a worker is told to skip (older ones are long released). */
@@ -190,6 +213,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The uncaught error a worker reported before its exit. */
   private readonly lastError: (Error | undefined)[] = [];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Delayed sends, until due. */
+  private readonly delays = new DelayQueue((due) => this.release(due));
   private readonly supervisor: RestartPolicy | null;
   /** Per thread: the frame that was being delivered at its last crashes, and how many in a row. */
   private readonly suspects: { seq: number; crashes: number }[] = [];
@@ -414,6 +439,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.closed = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
+    for (const { frame } of this.delays.takeAll()) {
+      const message = this.decodeQuietly(frame);
+      this.recordDeadLetter(this.table[frame.partition]!, { key: frame.key, partition: frame.partition, message, ask: false, reason: 'unprocessed', attempts: 0 });
+    }
     for (let t = 0; t < this.threads; t++) {
       this.stopSent[t] = true; // their exits are expected now
       this.abandon(t, gone);
@@ -464,19 +493,37 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  /** Enqueues without waiting; false when the target ring is full (nothing enqueued then). */
-  trySend(key: Key, msg: unknown): boolean {
+  /**
+   * Enqueues without waiting; false when the target ring is full (nothing enqueued then). With
+   * `delayMs`, queues it until due; false when MAX_DELAYED messages are already waiting.
+   */
+  trySend(key: Key, msg: unknown, options?: SendOptions): boolean {
+    const delayMs = delayOf(options);
     const lane = this.prepare(KIND_TELL, key, msg);
+    if (delayMs > 0) {
+      if (this.delays.size >= MAX_DELAYED) return false;
+      this.delays.push(performance.now() + delayMs, copyFrame(this.frame));
+      return true;
+    }
     if (!lane.tryWrite(this.frame)) return false;
     this.partitionSent[this.frame.partition]!++;
     return true;
   }
 
-  /** Enqueues, waiting for ring space without blocking the event loop. Never drops. */
-  send(key: Key, msg: unknown): Promise<void> {
+  /**
+   * Enqueues, waiting for ring space without blocking the event loop. Never drops. With `delayMs`,
+   * resolves once queued until due (a RangeError when MAX_DELAYED messages already wait).
+   */
+  send(key: Key, msg: unknown, options?: SendOptions): Promise<void> {
     let lane: OutboundLane;
     try {
+      const delayMs = delayOf(options);
       lane = this.prepare(KIND_TELL, key, msg);
+      if (delayMs > 0) {
+        if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
+        this.delays.push(performance.now() + delayMs, copyFrame(this.frame));
+        return RESOLVED;
+      }
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -545,6 +592,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     else pending.reject(value as Error);
   }
 
+  /** Delayed frames that came due: into their rings now (behind any send already waiting there). */
+  private release(due: DelayedFrame[]): void {
+    for (const { frame } of due) {
+      const lane = this.lanes[this.table[frame.partition]!]!;
+      if (lane.dead) continue; // the runtime gave up on that thread; its sends fail alike
+      this.partitionSent[frame.partition]!++;
+      if (!lane.tryWrite(frame)) lane.enqueue(frame).catch(() => {}); // rejected only when the thread is given up
+    }
+  }
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
   /** Resolves when every message enqueued (or waiting to be) before the call has been processed. */
@@ -580,10 +637,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   private async shutdown(timeoutMs: number | undefined): Promise<CloseReport> {
     this.closed = true;
-    const drain = this.drain().then(
-      () => null,
-      (error: Error) => error,
-    );
+    // Delayed messages are part of what was enqueued: wait until they are due and in the rings.
+    const drain = this.delays
+      .whenEmpty()
+      .then(() => this.drain())
+      .then(
+        () => null,
+        (error: Error) => error,
+      );
     let timer: NodeJS.Timeout | undefined;
     const outcome = await (timeoutMs === undefined
       ? drain
@@ -607,6 +668,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return { timedOut: false, unprocessed: 0 };
   }
 
+  private decodeQuietly(frame: OutboundFrame): unknown {
+    try {
+      const bytes = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+      return this.codec.decode(bytes, frame.payloadStart, frame.payloadEnd - frame.payloadStart, frame.codec & CODEC_MASK);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** close() ran out of time: end the threads now and report what they had not done. */
   private async abandonUnprocessed(timeoutMs: number): Promise<number> {
     const gone = new RuntimeClosedError(`close() timed out after ${timeoutMs} ms before this was processed`);
@@ -614,6 +684,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.restartTimers.clear();
     this.stopSent.fill(true);
     let unprocessed = 0;
+    for (const { frame } of this.delays.takeAll()) {
+      const thread = this.table[frame.partition]!;
+      const message = this.decodeQuietly(frame);
+      this.recordDeadLetter(thread, { key: frame.key, partition: frame.partition, message, ask: false, reason: 'unprocessed', attempts: 0 });
+      unprocessed++;
+    }
     for (const lane of this.lanes) {
       unprocessed += lane.waitingCount; // never written: their send() rejects with `gone`
       lane.fail(gone);
@@ -663,7 +739,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       processed += entry.processed;
     }
     const failed = threads.reduce((n, t) => n + t.failed, 0);
-    return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, closed: this.closed };
+    return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, delayed: this.delays.size, closed: this.closed };
   }
 }
 
