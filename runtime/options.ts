@@ -3,6 +3,7 @@ import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import type { ResourceLimits } from 'node:worker_threads';
 import type { Mapping } from './mapping.js';
 import { resolveRetry, type RetryPolicy } from '../actors/define.js';
 import { MAX_RING_CAPACITY, nextPowerOfTwo } from '../shm/ring.js';
@@ -40,6 +41,11 @@ export interface RuntimeOptions {
   restart?: boolean | RestartOptions;
   /** Retries of failing sends for actors that set no `retry` of their own. Default: none (1 attempt). */
   retry?: RetryPolicy;
+  /**
+   * Heap limits of each worker thread (Node's Worker `resourceLimits`). A worker that runs out of
+   * memory then dies alone (and is restarted) instead of taking the process down.
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 export interface RestartOptions {
@@ -70,6 +76,7 @@ export interface ResolvedOptions {
   /** null: do not restart. */
   restart: Required<RestartOptions> | null;
   retry: Required<RetryPolicy>;
+  resourceLimits: ResourceLimits | undefined;
 }
 
 export const DEFAULTS = {
@@ -117,6 +124,19 @@ export function actorFileExists(actorUrl: string): boolean {
   return !actorUrl.startsWith('file:') || existsSync(fileURLToPath(actorUrl));
 }
 
+function resolveResourceLimits(limits: unknown): ResourceLimits | undefined {
+  if (limits === undefined) return undefined;
+  if (limits === null || typeof limits !== 'object') throw new TypeError('resourceLimits must be an object');
+  const known = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(limits)) {
+    if (!known.includes(name)) throw new TypeError(`unknown resourceLimits option '${name}'`);
+    if (typeof value !== 'number' || !(value > 0)) throw new RangeError(`resourceLimits.${name} must be a positive number`);
+    out[name] = value;
+  }
+  return out as ResourceLimits;
+}
+
 function resolveRestart(restart: unknown): Required<RestartOptions> | null {
   if (restart === false) return null;
   if (restart === undefined || restart === true) return { ...DEFAULTS.restart };
@@ -136,7 +156,7 @@ function resolveRestart(restart: unknown): Required<RestartOptions> | null {
 
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
-  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry']);
+  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry', 'resourceLimits']);
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
@@ -154,5 +174,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
     restart: resolveRestart(options.restart),
     retry: resolveRetry(options.retry, 'retry'),
+    resourceLimits: resolveResourceLimits(options.resourceLimits),
   };
 }

@@ -284,7 +284,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Starts (or restarts) thread t's worker on its rings; resolves once it has loaded the actor module. */
   private spawn(thread: number): Promise<void> {
-    const worker = new Worker(WORKER_ENTRY, { workerData: this.inits[thread], name: `ringmaster-${thread}` });
+    const limits = this.options.resourceLimits;
+    const worker = new Worker(WORKER_ENTRY, { workerData: this.inits[thread], name: `ringmaster-${thread}`, ...(limits ? { resourceLimits: limits } : {}) });
     this.workers[thread] = worker;
     this.exited[thread] = new Promise((resolve) => worker.once('exit', () => resolve()));
     return this.watch(worker, thread);

@@ -179,6 +179,25 @@ describe('crashes while traffic flows', () => {
     console.log(`restart (worker exit → replacement ready): p50 ${restartMs[20]!.toFixed(1)} ms, p99 ${restartMs[39]!.toFixed(1)} ms over 40 restarts`);
   }, 120_000);
 
+  test('out of memory under resourceLimits: only the worker dies, it is restarted, traffic goes on', async () => {
+    const rt = await createRuntime({ actor: ACTOR, threads: 1, restart: { backoffMs: 1 }, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+    const exits: WorkerExitEvent[] = [];
+    rt.on('workerExit', (e) => exits.push(e));
+    try {
+      const oom = rt.ask('hog', { crash: 'oom', id: 'oom-1' }, { timeoutMs: 60_000 });
+      for (let i = 0; i < 1000; i++) await rt.send(`o${i % 10}`, { seq: i, amount: 1 });
+      expect(await oom).toBe('survived');
+      await rt.drain();
+      expect(exits).toHaveLength(1);
+      expect(exits[0]!.restarting).toBe(true);
+      expect(exits[0]!.error?.message ?? '').toMatch(/memory/i);
+    } finally {
+      await rt.close();
+    }
+    const seqs = new Set(deliveries().filter((d) => d.seq >= 0).map((d) => d.seq));
+    expect(seqs.size).toBe(1000);
+  }, 60_000);
+
   test('a crash loop stops the runtime: pending asks and later sends fail with a WorkerExitError', async () => {
     const rt = await createRuntime({ actor: ACTOR, threads: 1, restart: { backoffMs: 1, maxRestarts: 2, withinMs: 60_000 } });
     const failed: Error[] = [];
