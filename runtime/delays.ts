@@ -3,20 +3,48 @@
  * min-heap by due time (FIFO among equal times), O(log n) per message, one timer for the earliest.
  * They wait here rather than in a ring, where a frame would hold the ring's space (and every frame
  * behind it) for the whole delay.
+ *
+ * Memory: one small record per message, its encoded bytes packed into shared 256 KiB chunks (a
+ * typed array per message would cost more than a W1 message itself); a chunk goes when the last
+ * message in it has gone.
  */
+import { copyBytes } from './bytes.js';
+import { KIND_TELL } from './frame.js';
 import type { OutboundFrame } from './lane.js';
 
-export interface DelayedFrame {
+const CHUNK_BYTES = 256 * 1024;
+
+interface Chunk {
+  bytes: Uint8Array;
+  /** Messages in it still waiting. */
+  refs: number;
+}
+
+interface DelayedRecord {
   /** performance.now() at which it is due. */
   due: number;
   /** Insertion order: the tie-break that keeps equal due times in send order. */
   order: number;
-  /** The frame, its payload a private copy. */
+  codec: number;
+  partition: number;
+  key: string;
+  keyLength: number;
+  keyHash: number;
+  chunk: Chunk;
+  start: number;
+  end: number;
+}
+
+/** A due (or taken) message, as a frame the lanes can write; valid during the callback only. */
+export interface DelayedFrame {
+  due: number;
   frame: OutboundFrame;
 }
 
 export class DelayQueue {
-  private readonly heap: DelayedFrame[] = [];
+  private readonly heap: DelayedRecord[] = [];
+  private chunk: Chunk = { bytes: new Uint8Array(CHUNK_BYTES), refs: 0 };
+  private used = 0;
   private nextOrder = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Infinity;
@@ -35,8 +63,33 @@ export class DelayQueue {
     return this.heap.length;
   }
 
+  /** Queues a copy of `frame` (its payload is copied now: the caller's buffer is reused). */
   push(due: number, frame: OutboundFrame): void {
-    const item: DelayedFrame = { due, order: this.nextOrder++, frame };
+    const length = frame.payloadEnd - frame.payloadStart;
+    let chunk = this.chunk;
+    if (length > CHUNK_BYTES - this.used) {
+      chunk = { bytes: new Uint8Array(Math.max(CHUNK_BYTES, length)), refs: 0 };
+      if (length < CHUNK_BYTES) {
+        this.chunk = chunk; // the old one lives on while its messages wait
+        this.used = 0;
+      }
+    }
+    const start = chunk === this.chunk ? this.used : 0;
+    copyBytes(frame.payload, frame.payloadStart, chunk.bytes, start, length);
+    if (chunk === this.chunk) this.used += length;
+    chunk.refs++;
+    const item: DelayedRecord = {
+      due,
+      order: this.nextOrder++,
+      codec: frame.codec,
+      partition: frame.partition,
+      key: frame.key,
+      keyLength: frame.keyLength,
+      keyHash: frame.keyHash,
+      chunk,
+      start,
+      end: start + length,
+    };
     const heap = this.heap;
     heap.push(item);
     let i = heap.length - 1;
@@ -50,12 +103,20 @@ export class DelayQueue {
     this.arm();
   }
 
-  /** Removes and returns everything still queued (close() reports it). */
-  takeAll(): DelayedFrame[] {
+  /** Removes everything still queued and hands it to `each`, in due order (close() reports it). */
+  takeAll(each: (frames: DelayedFrame[]) => void): void {
     const all = this.heap.splice(0).sort((a, b) => (before(a, b) ? -1 : 1));
     this.disarm();
+    this.hand(all, each);
     for (const wake of this.emptyWaiters.splice(0)) wake();
-    return all;
+  }
+
+  /** Passes records to `each` as frames, then lets their chunks go. */
+  private hand(records: DelayedRecord[], each: (frames: DelayedFrame[]) => void): void {
+    each(records.map((r) => ({ due: r.due, frame: toFrame(r) })));
+    for (const r of records) {
+      if (--r.chunk.refs === 0 && r.chunk === this.chunk) this.used = 0; // reuse the current chunk from its start
+    }
   }
 
   /** The earliest due time, or Infinity. */
@@ -63,7 +124,7 @@ export class DelayQueue {
     return this.heap.length > 0 ? this.heap[0]!.due : Infinity;
   }
 
-  private pop(): DelayedFrame {
+  private pop(): DelayedRecord {
     const heap = this.heap;
     const top = heap[0]!;
     const last = heap.pop()!;
@@ -102,12 +163,25 @@ export class DelayQueue {
     this.timer = undefined;
     this.timerDue = Infinity;
     const now = performance.now();
-    const due: DelayedFrame[] = [];
+    const due: DelayedRecord[] = [];
     while (this.heap.length > 0 && this.heap[0]!.due <= now) due.push(this.pop());
     this.arm();
-    if (due.length > 0) this.onDue(due);
+    if (due.length > 0) this.hand(due, this.onDue);
     if (this.heap.length === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
   };
 }
 
-const before = (a: DelayedFrame, b: DelayedFrame): boolean => a.due < b.due || (a.due === b.due && a.order < b.order);
+const before = (a: DelayedRecord, b: DelayedRecord): boolean => a.due < b.due || (a.due === b.due && a.order < b.order);
+
+const toFrame = (r: DelayedRecord): OutboundFrame => ({
+  kind: KIND_TELL,
+  codec: r.codec,
+  partition: r.partition,
+  key: r.key,
+  keyLength: r.keyLength,
+  keyHash: r.keyHash,
+  askId: 0,
+  payload: r.chunk.bytes,
+  payloadStart: r.start,
+  payloadEnd: r.end,
+});

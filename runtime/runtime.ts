@@ -18,7 +18,7 @@ import {
 } from './errors.js';
 import { CODEC_MASK, KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
 import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
-import { copyFrame, OutboundLane, type OutboundFrame } from './lane.js';
+import { OutboundLane, type OutboundFrame } from './lane.js';
 import { DelayQueue, type DelayedFrame } from './delays.js';
 import { buildPartitionTable } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
@@ -440,10 +440,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.closed = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
-    for (const { frame } of this.delays.takeAll()) {
-      const message = this.decodeQuietly(frame);
-      this.recordDeadLetter(this.table[frame.partition]!, { key: frame.key, partition: frame.partition, message, ask: false, reason: 'unprocessed', attempts: 0 });
-    }
+    this.delays.takeAll((frames) => {
+      for (const { frame } of frames) this.reportUnprocessedDelay(frame);
+    });
     for (let t = 0; t < this.threads; t++) {
       this.stopSent[t] = true; // their exits are expected now
       this.abandon(t, gone);
@@ -503,7 +502,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const lane = this.prepare(KIND_TELL, key, msg);
     if (delayMs > 0) {
       if (this.delays.size >= MAX_DELAYED) return false;
-      this.delays.push(performance.now() + delayMs, copyFrame(this.frame));
+      this.delays.push(performance.now() + delayMs, this.frame);
       return true;
     }
     if (!lane.tryWrite(this.frame)) return false;
@@ -522,7 +521,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       lane = this.prepare(KIND_TELL, key, msg);
       if (delayMs > 0) {
         if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
-        this.delays.push(performance.now() + delayMs, copyFrame(this.frame));
+        this.delays.push(performance.now() + delayMs, this.frame);
         return RESOLVED;
       }
     } catch (error) {
@@ -669,13 +668,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return { timedOut: false, unprocessed: 0 };
   }
 
-  private decodeQuietly(frame: OutboundFrame): unknown {
+  /** A delayed message that will not be sent now: an 'unprocessed' dead letter, decoded back. */
+  private reportUnprocessedDelay(frame: OutboundFrame): void {
+    let message: unknown;
     try {
       const bytes = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
-      return this.codec.decode(bytes, frame.payloadStart, frame.payloadEnd - frame.payloadStart, frame.codec & CODEC_MASK);
+      message = this.codec.decode(bytes, frame.payloadStart, frame.payloadEnd - frame.payloadStart, frame.codec & CODEC_MASK);
     } catch {
-      return undefined;
+      message = undefined;
     }
+    this.recordDeadLetter(this.table[frame.partition]!, { key: frame.key, partition: frame.partition, message, ask: false, reason: 'unprocessed', attempts: 0 });
   }
 
   /** close() ran out of time: end the threads now and report what they had not done. */
@@ -685,12 +687,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.restartTimers.clear();
     this.stopSent.fill(true);
     let unprocessed = 0;
-    for (const { frame } of this.delays.takeAll()) {
-      const thread = this.table[frame.partition]!;
-      const message = this.decodeQuietly(frame);
-      this.recordDeadLetter(thread, { key: frame.key, partition: frame.partition, message, ask: false, reason: 'unprocessed', attempts: 0 });
-      unprocessed++;
-    }
+    this.delays.takeAll((frames) => {
+      for (const { frame } of frames) {
+        this.reportUnprocessedDelay(frame);
+        unprocessed++;
+      }
+    });
     for (const lane of this.lanes) {
       unprocessed += lane.waitingCount; // never written: their send() rejects with `gone`
       lane.fail(gone);
