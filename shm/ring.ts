@@ -7,6 +7,7 @@
  *   128    read counter    (i32, consumer stores, producer loads)
  *   256    consumer parked (i32 flag, consumer sets, producer clears and notifies)
  *   384    producer parked (i32 flag, producer sets, consumer clears and notifies)
+ *   448    doorbell (i32, bumped by a producer that wakes the parked consumer; what it waits on)
  *   512    data: `capacity` bytes, capacity a power of two
  *
  * Each control word has its own 128-byte slot (two cache lines, as Agrona does) so the producer
@@ -30,6 +31,7 @@ export const WRITE_INDEX = 0; // i32 index of the write counter
 export const READ_INDEX = 32; // byte 128
 export const CONSUMER_PARKED_INDEX = 64; // byte 256
 export const PRODUCER_PARKED_INDEX = 96; // byte 384
+export const DOORBELL_INDEX = 112; // byte 448
 export const RING_HEADER_BYTES = 512;
 const FRAME_HEADER_BYTES = 4;
 const SKIP_MARKER = -1;
@@ -37,6 +39,7 @@ export const MIN_RING_CAPACITY = 64;
 export const MAX_RING_CAPACITY = 1 << 30;
 
 const align8 = (n: number): number => (n + 7) & ~7;
+const NO_READERS: readonly RingReader[] = [];
 
 /** The shared memory of one ring; both sides build their views from the same buffer. */
 export class RingBuffer {
@@ -107,6 +110,11 @@ export class RingWriter {
   readonly maxFrameBytes: number;
   /** Write position including claimed, unpublished frames. Only this side changes it. */
   private claimed: number;
+  /**
+   * The control words whose consumer-parked flag and doorbell wake this ring's consumer: its own,
+   * or those of another ring the same consumer parks on (a second lane to one worker).
+   */
+  private readonly wake: Int32Array;
   /** The write counter as this side last stored it. */
   private published: number;
   /**
@@ -115,8 +123,9 @@ export class RingWriter {
    */
   private cachedRead: number;
 
-  constructor(ring: RingBuffer) {
+  constructor(ring: RingBuffer, parksOn: RingBuffer = ring) {
     this.ring = ring;
+    this.wake = parksOn.control;
     this.maxFrameBytes = ring.maxFrameBytes;
     this.claimed = Atomics.load(ring.control, WRITE_INDEX);
     this.published = this.claimed;
@@ -198,11 +207,14 @@ export class RingWriter {
   publish(): void {
     if (this.claimed === this.published) return;
     this.published = this.claimed;
-    const control = this.ring.control;
-    Atomics.store(control, WRITE_INDEX, this.claimed);
-    // A plain load first: the exchange is a locked instruction we skip on a busy ring.
-    if (Atomics.load(control, CONSUMER_PARKED_INDEX) === 1 && Atomics.exchange(control, CONSUMER_PARKED_INDEX, 0) === 1) {
-      Atomics.notify(control, WRITE_INDEX);
+    Atomics.store(this.ring.control, WRITE_INDEX, this.claimed);
+    // A plain load first: the exchange is a locked instruction we skip on a busy ring. The
+    // consumer waits on the doorbell (not on our counter: it may park on several rings), so the
+    // one who takes its flag rings the bell: the wait then returns whatever the timing.
+    const wake = this.wake;
+    if (Atomics.load(wake, CONSUMER_PARKED_INDEX) === 1 && Atomics.exchange(wake, CONSUMER_PARKED_INDEX, 0) === 1) {
+      Atomics.add(wake, DOORBELL_INDEX, 1);
+      Atomics.notify(wake, DOORBELL_INDEX);
     }
   }
 
@@ -319,20 +331,24 @@ export class RingReader {
   }
 
   /**
-   * Announces that the consumer is about to park, and returns the write counter to wait on, or
-   * null if a frame arrived meanwhile. The producer checks the flag after publishing, so either it
-   * sees the flag and notifies, or we see its frame here.
+   * Announces that the consumer is about to park, and returns the doorbell value to wait on (the
+   * doorbell of this ring's control words), or null if a frame arrived meanwhile, here or on one of
+   * `others` (rings whose writers were told to wake this one: RingWriter's `parksOn`).
+   * Order: flag, then doorbell, then the write counters. A producer stores its counter before it
+   * checks the flag; if it took the flag it bumps the doorbell after. So either we see its frame
+   * here, or the bell we wait on has moved (the wait returns at once) or will move (it wakes us).
    */
-  prepareToPark(): number | null {
+  prepareToPark(others: readonly RingReader[] = NO_READERS): number | null {
     const control = this.ring.control;
     Atomics.store(control, CONSUMER_PARKED_INDEX, 1);
-    const write = Atomics.load(control, WRITE_INDEX);
-    if (write !== this.cursor) {
+    const bell = Atomics.load(control, DOORBELL_INDEX);
+    let ready = this.hasMore();
+    for (let i = 0; i < others.length && !ready; i++) ready = others[i]!.hasMore();
+    if (ready) {
       Atomics.store(control, CONSUMER_PARKED_INDEX, 0);
-      this.cachedWrite = write;
       return null;
     }
-    return write;
+    return bell;
   }
 
   /** Clears the parked flag after a wait ended (woken, timed out, or not needed). */

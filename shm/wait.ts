@@ -5,7 +5,7 @@
  * timeout as a safety net (a missed notify costs at most one timeout, never a hang), and callers
  * re-check the ring after any return: a wake-up is a hint, not a promise of data.
  */
-import { READ_INDEX, WRITE_INDEX, type RingReader, type RingWriter } from './ring.js';
+import { DOORBELL_INDEX, READ_INDEX, type RingReader, type RingWriter } from './ring.js';
 
 export type WaitOutcome = 'data' | 'woken' | 'timed-out';
 
@@ -13,18 +13,24 @@ export type WaitOutcome = 'data' | 'woken' | 'timed-out';
  * Spins up to `iterations` loads of the write counter. Each iteration re-loads with
  * `Atomics.load`, so the JIT cannot hoist the read out of the loop.
  */
-export function spinForData(reader: RingReader, iterations: number): boolean {
+export function spinForData(reader: RingReader, iterations: number, others: readonly RingReader[] = NONE): boolean {
   for (let i = 0; i < iterations; i++) {
     if (reader.hasMore()) return true;
+    for (let j = 0; j < others.length; j++) if (others[j]!.hasMore()) return true;
   }
   return false;
 }
 
-/** Blocks this (worker) thread until a frame is published or the timeout passes. */
-export function parkSync(reader: RingReader, timeoutMs: number): WaitOutcome {
-  const expected = reader.prepareToPark();
+const NONE: readonly RingReader[] = [];
+
+/**
+ * Blocks this (worker) thread until a frame is published (on `reader`'s ring, or on one of
+ * `others` whose writers park on it) or the timeout passes. Waits on the ring's doorbell.
+ */
+export function parkSync(reader: RingReader, timeoutMs: number, others: readonly RingReader[] = NONE): WaitOutcome {
+  const expected = reader.prepareToPark(others);
   if (expected === null) return 'data';
-  const result = Atomics.wait(reader.ring.control, WRITE_INDEX, expected, timeoutMs);
+  const result = Atomics.wait(reader.ring.control, DOORBELL_INDEX, expected, timeoutMs);
   reader.unpark();
   return result === 'timed-out' ? 'timed-out' : 'woken';
 }
@@ -36,10 +42,10 @@ export function parkSync(reader: RingReader, timeoutMs: number): WaitOutcome {
  * In Node 20 a pending waitAsync does not keep the event loop alive (nodejs/node#44729); callers
  * hold another ref'd handle while they wait (the runtime's workers do) and the timeout bounds it.
  */
-export async function parkAsync(reader: RingReader, timeoutMs: number): Promise<WaitOutcome> {
-  const expected = reader.prepareToPark();
+export async function parkAsync(reader: RingReader, timeoutMs: number, others: readonly RingReader[] = NONE): Promise<WaitOutcome> {
+  const expected = reader.prepareToPark(others);
   if (expected === null) return 'data';
-  const wait = Atomics.waitAsync(reader.ring.control, WRITE_INDEX, expected, timeoutMs);
+  const wait = Atomics.waitAsync(reader.ring.control, DOORBELL_INDEX, expected, timeoutMs);
   const result = wait.async ? await wait.value : wait.value;
   reader.unpark();
   return result === 'timed-out' ? 'timed-out' : 'woken';
