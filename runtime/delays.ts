@@ -33,12 +33,15 @@ interface DelayedRecord {
   chunk: Chunk;
   start: number;
   end: number;
+  /** `{ priority: 'high' }`. */
+  high: boolean;
 }
 
 /** A due (or taken) message, as a frame the lanes can write; valid during the callback only. */
 export interface DelayedFrame {
   due: number;
   frame: OutboundFrame;
+  high: boolean;
 }
 
 export class DelayQueue {
@@ -64,7 +67,7 @@ export class DelayQueue {
   }
 
   /** Queues a copy of `frame` (its payload is copied now: the caller's buffer is reused). */
-  push(due: number, frame: OutboundFrame): void {
+  push(due: number, frame: OutboundFrame, high: boolean): void {
     const length = frame.payloadEnd - frame.payloadStart;
     let chunk = this.chunk;
     if (length > CHUNK_BYTES - this.used) {
@@ -89,6 +92,7 @@ export class DelayQueue {
       chunk,
       start,
       end: start + length,
+      high,
     };
     const heap = this.heap;
     heap.push(item);
@@ -113,7 +117,7 @@ export class DelayQueue {
 
   /** Passes records to `each` as frames, then lets their chunks go. */
   private hand(records: DelayedRecord[], each: (frames: DelayedFrame[]) => void): void {
-    each(records.map((r) => ({ due: r.due, frame: toFrame(r) })));
+    each(records.map((r) => ({ due: r.due, frame: toFrame(r), high: r.high })));
     for (const r of records) {
       if (--r.chunk.refs === 0 && r.chunk === this.chunk) this.used = 0; // reuse the current chunk from its start
     }

@@ -15,8 +15,10 @@ export interface Delivery {
   askId: number;
   /** Ring position of the frame's start, kept while the delivery is unfinished (see Completion). */
   frameStart: number;
-  /** Order of the frame on this thread's ring. */
+  /** Order of the frame on its ring. */
   frameSeq: number;
+  /** Which of the thread's rings it came through (0 normal, 1 high priority). */
+  lane: number;
   /** Runs of receive so far for this message (retries count). */
   attempt: number;
 }

@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   ringBytes?: number;
   /** Bytes of each worker→main reply ring (same rules). Default 256 KiB. */
   replyRingBytes?: number;
+  /** Bytes of each main→worker `{ priority: 'high' }` ring (same rules). Default 256 KiB. */
+  highRingBytes?: number;
   /**
    * How many times a worker re-checks its ring before parking when it runs dry. Default 2000
    * (a few µs: long enough to catch the next message of a busy stream) when every worker and the
@@ -71,6 +73,7 @@ export interface ResolvedOptions {
   mapping: Mapping;
   ringBytes: number;
   replyRingBytes: number;
+  highRingBytes: number;
   spinIterations: number;
   idleTurnMs: number;
   /** null: do not restart. */
@@ -84,6 +87,7 @@ export const DEFAULTS = {
   mapping: 'modulo' as Mapping,
   ringBytes: 1 << 20,
   replyRingBytes: 1 << 18,
+  highRingBytes: 1 << 18,
   spinIterations: 2000,
   oversubscribedSpinIterations: 50,
   idleTurnMs: 50,
@@ -156,7 +160,7 @@ function resolveRestart(restart: unknown): Required<RestartOptions> | null {
 
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
-  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry', 'resourceLimits']);
+  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'highRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry', 'resourceLimits']);
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
@@ -170,6 +174,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     mapping: options.mapping ?? DEFAULTS.mapping,
     ringBytes: ringSize('ringBytes', options.ringBytes ?? DEFAULTS.ringBytes),
     replyRingBytes: ringSize('replyRingBytes', options.replyRingBytes ?? DEFAULTS.replyRingBytes),
+    highRingBytes: ringSize('highRingBytes', options.highRingBytes ?? DEFAULTS.highRingBytes),
     spinIterations: checkInteger('spinIterations', options.spinIterations ?? spinDefault, 0, 1e9),
     idleTurnMs: checkInteger('idleTurnMs', options.idleTurnMs ?? DEFAULTS.idleTurnMs, 1, 60_000),
     restart: resolveRestart(options.restart),

@@ -10,13 +10,15 @@ export interface WorkerInit {
   partitions: number;
   /** main → worker ring */
   inbound: SharedArrayBuffer;
+  /** main → worker ring for `{ priority: 'high' }` sends, drained first; its writer parks on `inbound`. */
+  inboundHigh: SharedArrayBuffer;
   /** worker → main reply ring */
   replies: SharedArrayBuffer;
   counters: SharedArrayBuffer;
   spinIterations: number;
   idleTurnMs: number;
-  /** Frame sequence numbers of poison messages: not delivered, reported as dead letters. */
-  skip: number[];
+  /** Poison messages, as `${lane}:${seq}`: not delivered, reported as dead letters. */
+  skip: string[];
   /** How often this thread's worker was restarted before this one (0: first start). */
   restarts: number;
   /** restart.maxCrashes, for the poison message's error text. */
@@ -33,6 +35,6 @@ export type HostMessage =
   | { type: 'actorError'; key: string; partition: number; error: ErrorData; attempts: number; message: unknown }
   | { type: 'stopped' }
   /** A poison message (see WorkerInit.skip), set aside instead of delivered. */
-  | { type: 'deadLetter'; seq: number; key: string; partition: number; message: unknown; ask: boolean }
+  | { type: 'deadLetter'; key: string; partition: number; message: unknown; ask: boolean }
   /** The reply ring stayed full for a second: read it (see ReplyChannel.kick). */
   | { type: 'replyRingFull' };

@@ -30,6 +30,11 @@ import { SharedCounters } from './shared-counters.js';
 
 export interface SendOptions {
   /**
+   * 'high': through the thread's second ring, which its worker drains before the normal one (a
+   * high message waits at most for the message in hand). Order holds within each priority.
+   */
+  priority?: 'high' | 'normal';
+  /**
    * Deliver no earlier than this many milliseconds from now. Delayed messages wait on the main
    * thread (not in a ring), ordered by due time; at most MAX_DELAYED at once.
    */
@@ -37,6 +42,8 @@ export interface SendOptions {
 }
 
 export interface AskOptions {
+  /** As SendOptions.priority. */
+  priority?: 'high' | 'normal';
   /** Reject with a TimeoutError when no reply came within this many milliseconds. */
   timeoutMs?: number;
   /** Reject with an AbortError when this signal aborts first. */
@@ -178,6 +185,13 @@ const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
 /** Delayed messages that may wait at once (memory stays bounded: ~150 B each plus the message). */
 export const MAX_DELAYED = 1_000_000;
 
+function isHigh(options: SendOptions | AskOptions | undefined): boolean {
+  const priority = options?.priority;
+  if (priority === undefined || priority === 'normal') return false;
+  if (priority === 'high') return true;
+  throw new TypeError(`priority must be 'high' or 'normal', got ${String(priority)}`);
+}
+
 function delayOf(options: SendOptions | undefined): number {
   const delayMs = options?.delayMs;
   if (delayMs === undefined) return 0;
@@ -202,6 +216,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly codec = new MessageCodec();
   private readonly counters: SharedCounters;
   private readonly lanes: OutboundLane[] = [];
+  /** Per thread, the `{ priority: 'high' }` lane (its own ring). */
+  private readonly highLanes: OutboundLane[] = [];
   private readonly replies: ReplyChannel[] = [];
   private readonly inits: WorkerInit[] = [];
   /** The current worker of each thread (a restart replaces it). */
@@ -217,7 +233,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly delays = new DelayQueue((due) => this.release(due));
   private readonly supervisor: RestartPolicy | null;
   /** Per thread: the frame that was being delivered at its last crashes, and how many in a row. */
-  private readonly suspects: { seq: number; crashes: number }[] = [];
+  private readonly suspects: { frame: string; crashes: number }[] = [];
   private readonly deadLetterList: DeadLetter[] = [];
   /** Set when the runtime gave up on a thread (restart intensity exceeded). */
   private failure: WorkerExitError | null = null;
@@ -249,8 +265,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const ready: Promise<void>[] = [];
     for (let t = 0; t < o.threads; t++) {
       const inbound = new RingBuffer(o.ringBytes);
+      const inboundHigh = new RingBuffer(o.highRingBytes);
       const replyRing = new RingBuffer(o.replyRingBytes);
       this.lanes.push(new OutboundLane(new RingWriter(inbound)));
+      // The worker parks on its normal ring: the high lane's writer rings that ring's doorbell.
+      this.highLanes.push(new OutboundLane(new RingWriter(inboundHigh, inbound)));
       this.replies.push(new ReplyChannel(replyRing, this.codec, this.onReply));
       this.inits.push({
         actorUrl: o.actorUrl,
@@ -258,6 +277,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         threads: o.threads,
         partitions: o.partitions,
         inbound: inbound.sab,
+        inboundHigh: inboundHigh.sab,
         replies: replyRing.sab,
         counters: this.counters.sab,
         spinIterations: o.spinIterations,
@@ -267,7 +287,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         maxCrashes: o.restart?.maxCrashes ?? 0,
         retry: o.retry,
       });
-      this.suspects.push({ seq: 0, crashes: 0 });
+      this.suspects.push({ frame: '', crashes: 0 });
       this.stopSent.push(false);
       ready.push(this.spawn(t));
     }
@@ -355,7 +375,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.lastError[thread] = undefined;
     if (lane.dead) return;
     if (this.stopSent[thread]) {
-      lane.fail(new RuntimeClosedError('runtime is closed'));
+      this.failLanes(thread, new RuntimeClosedError('runtime is closed'));
       this.replies[thread]!.close();
       if (error) this.emit('workerExit', { thread, exitCode, error, restarting: false });
       return;
@@ -398,16 +418,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * row is a poison message, which the next worker sets aside (WorkerInit.skip).
    */
   private notePoisonSuspect(thread: number): void {
-    const seq = this.counters.current(thread);
+    const frame = this.counters.current(thread);
     const suspect = this.suspects[thread]!;
-    if (suspect.crashes > 0 && suspect.seq === seq) suspect.crashes++;
+    if (suspect.crashes > 0 && suspect.frame === frame) suspect.crashes++;
     else {
-      suspect.seq = seq;
+      suspect.frame = frame;
       suspect.crashes = 1;
     }
     const init = this.inits[thread]!;
-    if (suspect.crashes >= init.maxCrashes && !init.skip.includes(seq)) {
-      init.skip.push(seq);
+    if (suspect.crashes >= init.maxCrashes && !init.skip.includes(frame)) {
+      init.skip.push(frame);
       if (init.skip.length > MAX_SKIPPED) init.skip.shift(); // long released by now
     }
   }
@@ -424,9 +444,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return [...this.deadLetterList];
   }
 
+  /** Both lanes of a thread refuse further writes; their waiting sends reject with `error`. */
+  private failLanes(thread: number, error: Error): void {
+    this.lanes[thread]!.fail(error);
+    this.highLanes[thread]!.fail(error);
+  }
+
   /** Gives up on one thread: its sends and pending asks fail with `gone` (restart disabled). */
   private abandon(thread: number, gone: WorkerExitError): void {
-    this.lanes[thread]!.fail(gone);
+    this.failLanes(thread, gone);
     this.replies[thread]!.close();
     for (const [id, pending] of this.pendingAsks) {
       if (pending.thread === thread) this.settleAsk(id, false, gone);
@@ -464,7 +490,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** Validates key and message and fills the scratch frame; throws TypeError/RangeError before anything is written. */
-  private prepare(kind: number, key: Key, msg: unknown): OutboundLane {
+  private prepare(kind: number, key: Key, msg: unknown, high = false): OutboundLane {
     if (this.failure) throw this.failure;
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     const keyString = keyToString(key);
@@ -472,7 +498,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const partition = keyHash % this.partitions;
     const keyUtf16 = lastHadLoneSurrogate;
     const keyLength = keyUtf16 ? keyString.length * 2 : lastUtf8Length;
-    const lane = this.lanes[this.table[partition]!]!;
+    const lane = (high ? this.highLanes : this.lanes)[this.table[partition]!]!;
     if (lane.dead) throw lane.dead;
     const codec = this.codec;
     const payload = codec.encode(msg);
@@ -499,10 +525,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   trySend(key: Key, msg: unknown, options?: SendOptions): boolean {
     const delayMs = delayOf(options);
-    const lane = this.prepare(KIND_TELL, key, msg);
+    const high = isHigh(options);
+    const lane = this.prepare(KIND_TELL, key, msg, high);
     if (delayMs > 0) {
       if (this.delays.size >= MAX_DELAYED) return false;
-      this.delays.push(performance.now() + delayMs, this.frame);
+      this.delays.push(performance.now() + delayMs, this.frame, high);
       return true;
     }
     if (!lane.tryWrite(this.frame)) return false;
@@ -518,10 +545,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let lane: OutboundLane;
     try {
       const delayMs = delayOf(options);
-      lane = this.prepare(KIND_TELL, key, msg);
+      const high = isHigh(options);
+      lane = this.prepare(KIND_TELL, key, msg, high);
       if (delayMs > 0) {
         if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
-        this.delays.push(performance.now() + delayMs, this.frame);
+        this.delays.push(performance.now() + delayMs, this.frame, high);
         return RESOLVED;
       }
     } catch (error) {
@@ -542,7 +570,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       }
       if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
       if (signal?.aborted) throw new AbortError('ask aborted before it was sent', { cause: signal.reason });
-      lane = this.prepare(KIND_ASK, key, msg);
+      lane = this.prepare(KIND_ASK, key, msg, isHigh(options));
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -594,8 +622,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Delayed frames that came due: into their rings now (behind any send already waiting there). */
   private release(due: DelayedFrame[]): void {
-    for (const { frame } of due) {
-      const lane = this.lanes[this.table[frame.partition]!]!;
+    for (const { frame, high } of due) {
+      const lane = (high ? this.highLanes : this.lanes)[this.table[frame.partition]!]!;
       if (lane.dead) continue; // the runtime gave up on that thread; its sends fail alike
       this.partitionSent[frame.partition]!++;
       if (!lane.tryWrite(frame)) lane.enqueue(frame).catch(() => {}); // rejected only when the thread is given up
@@ -606,10 +634,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Resolves when every message enqueued (or waiting to be) before the call has been processed. */
   async drain(): Promise<void> {
-    const targets = this.lanes.map((lane) => (lane.written + lane.waitingCount) | 0);
-    await Promise.all(
-      targets.map((target, thread) => this.counters.waitForCompleted(thread, target, () => this.lanes[thread]!.dead)),
-    );
+    const waits: Promise<void>[] = [];
+    for (const [index, lanes] of [this.lanes, this.highLanes].entries()) {
+      lanes.forEach((lane, thread) => {
+        const target = (lane.written + lane.waitingCount) | 0;
+        waits.push(this.counters.waitForCompleted(thread, index, target, () => lane.dead));
+      });
+    }
+    await Promise.all(waits);
   }
 
   /**
@@ -693,7 +725,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         unprocessed++;
       }
     });
-    for (const lane of this.lanes) {
+    for (const lane of [...this.lanes, ...this.highLanes]) {
       unprocessed += lane.waitingCount; // never written: their send() rejects with `gone`
       lane.fail(gone);
     }
@@ -701,9 +733,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await Promise.all(this.exited);
     for (let t = 0; t < this.threads; t++) {
       // The worker is gone and nothing writes the ring any more: what is left in it can be read.
-      for (const left of unprocessedFrames(this.lanes[t]!.writer.ring, this.counters.watermark(t), this.codec)) {
-        this.recordDeadLetter(t, { key: left.key, partition: left.partition, message: left.message, ask: left.askId !== 0, reason: 'unprocessed', attempts: 0 });
-        unprocessed++;
+      for (const [index, lane] of [this.lanes[t]!, this.highLanes[t]!].entries()) {
+        for (const left of unprocessedFrames(lane.writer.ring, this.counters.watermark(t, index), this.codec)) {
+          this.recordDeadLetter(t, { key: left.key, partition: left.partition, message: left.message, ask: left.askId !== 0, reason: 'unprocessed', attempts: 0 });
+          unprocessed++;
+        }
       }
       this.replies[t]!.close();
       this.counters.wakeAll(t);

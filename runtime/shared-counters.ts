@@ -17,6 +17,13 @@ const FAILED = 2;
 const COMPLETED = 3;
 /** Sequence number of the frame whose delivery started last (read after a crash: the suspect). */
 const CURRENT = 4;
+/** The high-priority lane's done watermark (WATERMARK is the normal lane's). */
+const HIGH_WATERMARK = 5;
+/** Which lane CURRENT is on. */
+const CURRENT_LANE = 6;
+/** Bumped by a worker that takes the "progress wanted" flag: what drain() waits on (as ring doorbells). */
+const PROGRESS_BELL = 7;
+const watermarkWord = (lane: number): number => (lane === 0 ? WATERMARK : HIGH_WATERMARK);
 
 export class SharedCounters {
   readonly sab: SharedArrayBuffer;
@@ -33,19 +40,20 @@ export class SharedCounters {
     this.partitionCompleted = new Float64Array(sab, threads * SLOT_WORDS * 4, partitions);
   }
 
-  /** The done watermark a thread last published (where a restarted worker's count resumes). */
-  watermark(thread: number): number {
-    return Atomics.load(this.words, thread * SLOT_WORDS + WATERMARK);
+  /** The done watermark a thread last published for a lane (where a restarted worker's count resumes). */
+  watermark(thread: number, lane: number): number {
+    return Atomics.load(this.words, thread * SLOT_WORDS + watermarkWord(lane));
   }
 
-  /** Worker side, per frame: a plain store (read only after this thread died). */
-  setCurrent(thread: number, seq: number): void {
+  /** Worker side, per frame: plain stores (read only after this thread died). */
+  setCurrent(thread: number, lane: number, seq: number): void {
     this.words[thread * SLOT_WORDS + CURRENT] = seq;
+    this.words[thread * SLOT_WORDS + CURRENT_LANE] = lane;
   }
 
-  /** The frame whose delivery a (dead) worker started last. */
-  current(thread: number): number {
-    return Atomics.load(this.words, thread * SLOT_WORDS + CURRENT);
+  /** The frame whose delivery a (dead) worker started last, as `${lane}:${seq}`. */
+  current(thread: number): string {
+    return `${Atomics.load(this.words, thread * SLOT_WORDS + CURRENT_LANE)}:${Atomics.load(this.words, thread * SLOT_WORDS + CURRENT)}`;
   }
 
   completed(thread: number): number {
@@ -57,15 +65,18 @@ export class SharedCounters {
   }
 
   /** Worker side: publish progress, and wake the main thread if it asked to be told. */
-  publish(thread: number, watermark: number, completed: number, failed: number): void {
+  publish(thread: number, watermark: number, highWatermark: number, completed: number, failed: number): void {
     const base = thread * SLOT_WORDS;
     Atomics.store(this.words, base + FAILED, failed);
     Atomics.store(this.words, base + COMPLETED, completed);
-    if (Atomics.load(this.words, base + WATERMARK) === watermark) return;
+    const moved = Atomics.load(this.words, base + WATERMARK) !== watermark || Atomics.load(this.words, base + HIGH_WATERMARK) !== highWatermark;
+    if (!moved) return;
+    Atomics.store(this.words, base + HIGH_WATERMARK, highWatermark);
     Atomics.store(this.words, base + WATERMARK, watermark);
-    // Every exchange follows a change of the watermark, which the waiter waits on (see shm/ring.ts).
+    // The waiter waits on the bell (it may wait for either lane): whoever takes its flag rings it.
     if (Atomics.load(this.words, base + PROGRESS_WANTED) === 1 && Atomics.exchange(this.words, base + PROGRESS_WANTED, 0) === 1) {
-      Atomics.notify(this.words, base + WATERMARK);
+      Atomics.add(this.words, base + PROGRESS_BELL, 1);
+      Atomics.notify(this.words, base + PROGRESS_BELL);
     }
   }
 
@@ -74,23 +85,25 @@ export class SharedCounters {
    * finished (wrap-safe), waiting with Atomics.waitAsync between checks. A non-null `dead()` ends
    * the wait with that error.
    */
-  async waitForCompleted(thread: number, target: number, dead: () => Error | null): Promise<void> {
-    const index = thread * SLOT_WORDS + WATERMARK;
+  async waitForCompleted(thread: number, lane: number, target: number, dead: () => Error | null): Promise<void> {
+    const base = thread * SLOT_WORDS;
+    const index = base + watermarkWord(lane);
     for (;;) {
-      let seen = Atomics.load(this.words, index);
-      if (((seen - target) | 0) >= 0) return;
+      if (((Atomics.load(this.words, index) - target) | 0) >= 0) return;
       const error = dead();
       if (error) throw error;
-      Atomics.store(this.words, thread * SLOT_WORDS + PROGRESS_WANTED, 1);
-      seen = Atomics.load(this.words, index);
-      if (((seen - target) | 0) >= 0) return;
-      const wait = Atomics.waitAsync(this.words, index, seen, 1000);
+      // Flag, then bell, then the watermark again (the order that makes the wake-up exact).
+      Atomics.store(this.words, base + PROGRESS_WANTED, 1);
+      const bell = Atomics.load(this.words, base + PROGRESS_BELL);
+      if (((Atomics.load(this.words, index) - target) | 0) >= 0) return;
+      const wait = Atomics.waitAsync(this.words, base + PROGRESS_BELL, bell, 1000);
       if (wait.async) await wait.value;
     }
   }
 
   /** Wakes every waiter on a thread's progress (used when the thread dies). */
   wakeAll(thread: number): void {
-    Atomics.notify(this.words, thread * SLOT_WORDS + WATERMARK);
+    Atomics.add(this.words, thread * SLOT_WORDS + PROGRESS_BELL, 1);
+    Atomics.notify(this.words, thread * SLOT_WORDS + PROGRESS_BELL);
   }
 }

@@ -40,50 +40,86 @@ async function loadActor(url: string): Promise<ActorDefinition<unknown, unknown,
   return module.default;
 }
 
+/** One inbound ring of this worker (lane 0: normal, lane 1: high priority) and its progress. */
+class InboundLane {
+  readonly ring: RingBuffer;
+  readonly reader: RingReader;
+  /** Unfinished deliveries by frame sequence number → frame start; the first bounds what may be released. */
+  readonly unfinished = new Map<number, number>();
+  /** Sequence number (frame header) of the frame after the last one read. */
+  frameSeq: number;
+
+  constructor(
+    readonly index: number,
+    sab: SharedArrayBuffer,
+    resumeAt: number,
+  ) {
+    this.ring = new RingBuffer(sab);
+    this.reader = new RingReader(this.ring);
+    this.frameSeq = resumeAt;
+  }
+
+  /** Releases ring space up to the oldest unfinished frame; returns the done watermark. */
+  progress(): number {
+    // Map iteration follows insertion, i.e. frame order: the first entry is the oldest unfinished.
+    const oldest = this.unfinished.entries().next().value;
+    this.reader.release(oldest === undefined ? this.reader.cursor : oldest[1]); // a no-op when nothing new is released
+    return (oldest === undefined ? this.frameSeq : oldest[0]) | 0;
+  }
+}
+
 class WorkerHost implements Completion {
-  private readonly reader: RingReader;
-  private readonly inbound: RingBuffer;
+  private readonly normal: InboundLane;
+  /** Drained before `normal`: `{ priority: 'high' }` sends. */
+  private readonly high: InboundLane;
+  private readonly lanes: InboundLane[];
+  /** The high lane's reader, for the waits that must also watch it. */
+  private readonly alsoWatch: RingReader[];
   private readonly replies: RingWriter;
   private readonly counters: SharedCounters;
   private readonly codec = new MessageCodec();
   private readonly mailboxes: Mailboxes;
   private readonly thread: number;
-  /** Unfinished deliveries by frame order → frame start; the first one bounds what may be released. */
-  private readonly unfinished = new Map<number, number>();
-  /** Sequence number (frame header) of the frame after the last one read. */
-  private frameSeq: number;
   private completed: number;
   private failed: number;
   private stopping = false;
   /** The frame being handled (read in place). */
   private readonly frame = new MessageFrameView();
-  /** Poison messages by frame sequence number (WorkerInit.skip). */
+  /** Poison messages, as `${lane}:${seq}` (WorkerInit.skip). */
   private readonly skip = new Set(init.skip);
 
   constructor(definition: ActorDefinition<unknown, unknown, unknown>) {
     this.thread = init.thread;
-    this.inbound = new RingBuffer(init.inbound);
-    this.reader = new RingReader(this.inbound);
-    this.replies = new RingWriter(new RingBuffer(init.replies));
-    this.replies.endWaitForSpace(); // a crashed predecessor may have died waiting for reply space
     this.counters = new SharedCounters(init.counters, init.threads, init.partitions);
     // A restarted worker goes on from what its predecessor published (all 0 for a first start).
-    this.frameSeq = this.counters.watermark(this.thread);
+    this.normal = new InboundLane(0, init.inbound, this.counters.watermark(this.thread, 0));
+    this.high = new InboundLane(1, init.inboundHigh, this.counters.watermark(this.thread, 1));
+    this.lanes = [this.normal, this.high];
+    this.alsoWatch = [this.high.reader];
+    this.replies = new RingWriter(new RingBuffer(init.replies));
+    this.replies.endWaitForSpace(); // a crashed predecessor may have died waiting for reply space
     this.completed = this.counters.completed(this.thread);
     this.failed = this.counters.failed(this.thread);
     this.mailboxes = new Mailboxes(definition, init.thread, this, init.retry, init.restarts);
   }
 
-  /** Consumes until the ring is dry and the thread should wait; see the module comment. */
+  /** Consumes until both rings are dry and the thread should wait; see the module comment. */
   readonly pump = (): void => {
-    const reader = this.reader;
+    const { normal, high } = this;
     const started = performance.now();
     let handled = 0;
     for (;;) {
-      const frameStart = reader.cursor;
-      const at = reader.next();
+      // The high lane first, every time: a high frame waits at most for the one frame in hand.
+      let lane = high;
+      let frameStart = high.reader.cursor;
+      let at = high.reader.next();
+      if (at < 0) {
+        lane = normal;
+        frameStart = normal.reader.cursor;
+        at = normal.reader.next();
+      }
       if (at >= 0) {
-        this.handleFrame(at, reader.frameLength, frameStart);
+        this.handleFrame(lane, at, lane.reader.frameLength, frameStart);
         if (this.stopping) return;
         handled++;
         if (this.mailboxes.inFlight > 0 && handled % ASYNC_BATCH === 0) return this.yieldTurn();
@@ -96,11 +132,11 @@ class WorkerHost implements Completion {
       this.publishProgress();
       if (this.mailboxes.inFlight > 0) {
         // Promise continuations run only when we return to the event loop.
-        void parkAsync(reader, init.idleTurnMs).then(this.pump);
+        void parkAsync(normal.reader, init.idleTurnMs, this.alsoWatch).then(this.pump);
         return;
       }
-      if (spinForData(reader, init.spinIterations)) continue;
-      if (parkSync(reader, init.idleTurnMs) === 'timed-out') return this.yieldTurn();
+      if (spinForData(normal.reader, init.spinIterations, this.alsoWatch)) continue;
+      if (parkSync(normal.reader, init.idleTurnMs, this.alsoWatch) === 'timed-out') return this.yieldTurn();
     }
   };
 
@@ -109,8 +145,8 @@ class WorkerHost implements Completion {
     setImmediate(this.pump);
   }
 
-  private handleFrame(at: number, length: number, frameStart: number): void {
-    const bytes = this.inbound.bytes;
+  private handleFrame(lane: InboundLane, at: number, length: number, frameStart: number): void {
+    const bytes = lane.ring.bytes;
     const kind = bytes[at]!;
     if (kind === KIND_STOP) {
       this.stop();
@@ -118,27 +154,30 @@ class WorkerHost implements Completion {
     }
     const f = this.frame.read(bytes, at, length);
     const { partition, askId, seq } = f;
-    this.frameSeq = (seq + 1) | 0;
+    lane.frameSeq = (seq + 1) | 0;
+    const where = { msg: undefined as unknown, askId, frameStart, frameSeq: seq, lane: lane.index, attempt: 0 };
     let msg: unknown;
     try {
       msg = this.codec.decode(bytes, f.payloadStart, f.payloadLength, f.codec);
     } catch (error) {
       // Cannot happen for frames the runtime wrote; reported rather than crashing the thread.
-      this.done({ msg: undefined, askId, frameStart, frameSeq: seq, attempt: 1 }, partition, f.key(bytes), false, error, false);
+      where.attempt = 1;
+      this.done(where, partition, f.key(bytes), false, error, false);
       return;
     }
-    if (this.skip.has(seq)) {
-      this.setAside({ msg, askId, frameStart, frameSeq: seq, attempt: 0 }, partition, f.key(bytes));
+    where.msg = msg;
+    if (this.skip.size > 0 && this.skip.has(`${lane.index}:${seq}`)) {
+      this.setAside(where, partition, f.key(bytes));
       return;
     }
     const actor = this.mailboxes.actorFor(f.keyHash, bytes, f.keyStart, f.keyLength, f.keyUtf16, partition);
-    this.counters.setCurrent(this.thread, seq); // the suspect, should this thread die now
-    this.mailboxes.deliver(actor, { msg, askId, frameStart, frameSeq: seq, attempt: 0 });
+    this.counters.setCurrent(this.thread, lane.index, seq); // the suspect, should this thread die now
+    this.mailboxes.deliver(actor, where);
   }
 
   /** A poison message: reported as a dead letter, not delivered; an ask gets a PoisonMessageError. */
   private setAside(delivery: Delivery, partition: number, key: string): void {
-    const message: HostMessage = { type: 'deadLetter', seq: delivery.frameSeq, key, partition, message: delivery.msg, ask: delivery.askId !== 0 };
+    const message: HostMessage = { type: 'deadLetter', key, partition, message: delivery.msg, ask: delivery.askId !== 0 };
     try {
       post(message);
     } catch {
@@ -153,7 +192,7 @@ class WorkerHost implements Completion {
   }
 
   pending(delivery: Delivery): void {
-    this.unfinished.set(delivery.frameSeq, delivery.frameStart);
+    this.lanes[delivery.lane]!.unfinished.set(delivery.frameSeq, delivery.frameStart);
   }
 
   done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void {
@@ -171,18 +210,14 @@ class WorkerHost implements Completion {
       }
     }
     if (wasPending) {
-      this.unfinished.delete(delivery.frameSeq);
+      this.lanes[delivery.lane]!.unfinished.delete(delivery.frameSeq);
       this.publishProgress();
     }
   }
 
-  /** Releases ring space up to the oldest unfinished frame and publishes the counters. */
+  /** Releases each ring's space up to its oldest unfinished frame and publishes the counters. */
   private publishProgress(): void {
-    // Map iteration follows insertion, i.e. frame order: the first entry is the oldest unfinished.
-    const oldest = this.unfinished.entries().next().value;
-    this.reader.release(oldest === undefined ? this.reader.cursor : oldest[1]); // a no-op when nothing new is released
-    const watermark = oldest === undefined ? this.frameSeq : oldest[0];
-    this.counters.publish(this.thread, watermark | 0, this.completed, this.failed);
+    this.counters.publish(this.thread, this.normal.progress(), this.high.progress(), this.completed, this.failed);
   }
 
   private reply(askId: number, ok: boolean, value: unknown): void {
