@@ -135,7 +135,7 @@ class WorkerHost implements Completion {
         void parkAsync(normal.reader, init.idleTurnMs, this.alsoWatch).then(this.pump);
         return;
       }
-      if (spinForData(normal.reader, init.spinIterations, this.alsoWatch)) continue;
+      if (spinForData(normal.reader, init.spinIterations, high.reader)) continue;
       if (parkSync(normal.reader, init.idleTurnMs, this.alsoWatch) === 'timed-out') return this.yieldTurn();
     }
   };

@@ -13,11 +13,15 @@ export type WaitOutcome = 'data' | 'woken' | 'timed-out';
  * Spins up to `iterations` loads of the write counter. Each iteration re-loads with
  * `Atomics.load`, so the JIT cannot hoist the read out of the loop.
  */
-export function spinForData(reader: RingReader, iterations: number, others: readonly RingReader[] = NONE): boolean {
-  for (let i = 0; i < iterations; i++) {
-    if (reader.hasMore()) return true;
-    for (let j = 0; j < others.length; j++) if (others[j]!.hasMore()) return true;
+export function spinForData(reader: RingReader, iterations: number, other: RingReader | null = null): boolean {
+  // Two plain loops, not a loop over a list: this runs thousands of times per park, and a slower
+  // iteration is a longer spin, i.e. a core taken from the producer (p50 latency at 20K msgs/s
+  // went from ~12 µs to ~1.5 ms with a list here).
+  if (other === null) {
+    for (let i = 0; i < iterations; i++) if (reader.hasMore()) return true;
+    return false;
   }
+  for (let i = 0; i < iterations; i++) if (reader.hasMore() || other.hasMore()) return true;
   return false;
 }
 
