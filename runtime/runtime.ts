@@ -489,6 +489,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.table[partition]!;
   }
 
+  /** The lane (ring) of a partition's thread for the given priority. */
+  private laneOf(partition: number, high: boolean): OutboundLane {
+    return (high ? this.highLanes : this.lanes)[this.table[partition]!]!;
+  }
+
   /** Validates key and message and fills the scratch frame; throws TypeError/RangeError before anything is written. */
   private prepare(kind: number, key: Key, msg: unknown, high = false): OutboundLane {
     if (this.failure) throw this.failure;
@@ -498,7 +503,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const partition = keyHash % this.partitions;
     const keyUtf16 = lastHadLoneSurrogate;
     const keyLength = keyUtf16 ? keyString.length * 2 : lastUtf8Length;
-    const lane = (high ? this.highLanes : this.lanes)[this.table[partition]!]!;
+    const lane = this.laneOf(partition, high);
     if (lane.dead) throw lane.dead;
     const codec = this.codec;
     const payload = codec.encode(msg);
@@ -623,7 +628,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Delayed frames that came due: into their rings now (behind any send already waiting there). */
   private release(due: DelayedFrame[]): void {
     for (const { frame, high } of due) {
-      const lane = (high ? this.highLanes : this.lanes)[this.table[frame.partition]!]!;
+      const lane = this.laneOf(frame.partition, high);
       if (lane.dead) continue; // the runtime gave up on that thread; its sends fail alike
       this.partitionSent[frame.partition]!++;
       if (!lane.tryWrite(frame)) lane.enqueue(frame).catch(() => {}); // rejected only when the thread is given up

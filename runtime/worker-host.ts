@@ -32,6 +32,15 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (message: HostMessage): void => port.postMessage(message);
 
+/** Posts a report that carries a user's message; one the port cannot clone goes without its body. */
+function postCarrying(report: Extract<HostMessage, { message: unknown }>): void {
+  try {
+    post(report);
+  } catch {
+    post({ ...report, message: undefined });
+  }
+}
+
 async function loadActor(url: string): Promise<ActorDefinition<unknown, unknown, unknown>> {
   const module = (await import(url)) as { default?: unknown };
   if (!isDefinedActor(module.default)) {
@@ -73,8 +82,6 @@ class WorkerHost implements Completion {
   /** Drained before `normal`: `{ priority: 'high' }` sends. */
   private readonly high: InboundLane;
   private readonly lanes: InboundLane[];
-  /** The high lane's reader, for the waits that must also watch it. */
-  private readonly alsoWatch: RingReader[];
   private readonly replies: RingWriter;
   private readonly counters: SharedCounters;
   private readonly codec = new MessageCodec();
@@ -95,7 +102,6 @@ class WorkerHost implements Completion {
     this.normal = new InboundLane(0, init.inbound, this.counters.watermark(this.thread, 0));
     this.high = new InboundLane(1, init.inboundHigh, this.counters.watermark(this.thread, 1));
     this.lanes = [this.normal, this.high];
-    this.alsoWatch = [this.high.reader];
     this.replies = new RingWriter(new RingBuffer(init.replies));
     this.replies.endWaitForSpace(); // a crashed predecessor may have died waiting for reply space
     this.completed = this.counters.completed(this.thread);
@@ -132,11 +138,11 @@ class WorkerHost implements Completion {
       this.publishProgress();
       if (this.mailboxes.inFlight > 0) {
         // Promise continuations run only when we return to the event loop.
-        void parkAsync(normal.reader, init.idleTurnMs, this.alsoWatch).then(this.pump);
+        void parkAsync(normal.reader, init.idleTurnMs, high.reader).then(this.pump);
         return;
       }
       if (spinForData(normal.reader, init.spinIterations, high.reader)) continue;
-      if (parkSync(normal.reader, init.idleTurnMs, this.alsoWatch) === 'timed-out') return this.yieldTurn();
+      if (parkSync(normal.reader, init.idleTurnMs, high.reader) === 'timed-out') return this.yieldTurn();
     }
   };
 
@@ -177,12 +183,7 @@ class WorkerHost implements Completion {
 
   /** A poison message: reported as a dead letter, not delivered; an ask gets a PoisonMessageError. */
   private setAside(delivery: Delivery, partition: number, key: string): void {
-    const message: HostMessage = { type: 'deadLetter', key, partition, message: delivery.msg, ask: delivery.askId !== 0 };
-    try {
-      post(message);
-    } catch {
-      post({ ...message, message: undefined }); // not cloneable for the port: report it without its body
-    }
+    postCarrying({ type: 'deadLetter', key, partition, message: delivery.msg, ask: delivery.askId !== 0 });
     this.completed = (this.completed + 1) | 0;
     this.counters.partitionCompleted[partition]!++;
     if (delivery.askId !== 0) {
@@ -202,12 +203,7 @@ class WorkerHost implements Completion {
     else if (!ok) {
       this.failed = (this.failed + 1) | 0;
       // After its last attempt a failed send is a dead letter (the main thread keeps it).
-      const failure: HostMessage = { type: 'actorError', key, partition, error: errorToData(value), attempts: delivery.attempt, message: delivery.msg };
-      try {
-        post(failure);
-      } catch {
-        post({ ...failure, message: undefined }); // not cloneable for the port: report it without its body
-      }
+      postCarrying({ type: 'actorError', key, partition, error: errorToData(value), attempts: delivery.attempt, message: delivery.msg });
     }
     if (wasPending) {
       this.lanes[delivery.lane]!.unfinished.delete(delivery.frameSeq);
@@ -242,8 +238,7 @@ class WorkerHost implements Completion {
     const length = REPLY_HEADER_BYTES + end - start;
     let at = this.replies.tryClaim(length);
     // The main thread reads replies whenever asks are outstanding (this one is), so space comes.
-    // Should its count of outstanding asks ever be off (a restart re-delivers asks), a full second
-    // of waiting asks it over the port to read again.
+    // As a safety net, a full second of waiting asks it over the port to read regardless.
     while (at < 0) {
       const started = performance.now();
       waitForSpaceSync(this.replies, length, REPLY_SPACE_WAIT_MS);

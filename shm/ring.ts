@@ -39,7 +39,6 @@ export const MIN_RING_CAPACITY = 64;
 export const MAX_RING_CAPACITY = 1 << 30;
 
 const align8 = (n: number): number => (n + 7) & ~7;
-const NO_READERS: readonly RingReader[] = [];
 
 /** The shared memory of one ring; both sides build their views from the same buffer. */
 export class RingBuffer {
@@ -199,10 +198,8 @@ export class RingWriter {
   /**
    * Publishes every claimed frame and wakes the consumer if (and only if) it is parked.
    *
-   * Does nothing when nothing new was claimed. That matters for the wake-up protocol: the consumer
-   * parks until the write counter *changes*, and the exchange below clears its flag. An exchange
-   * without a change could clear the flag of a consumer that has just read the (unchanged) counter
-   * and is about to wait; the next real publish would then see no flag and never notify it.
+   * Does nothing when nothing new was claimed: with nothing to read, taking the consumer's flag
+   * and ringing its doorbell would only wake it for nothing.
    */
   publish(): void {
     if (this.claimed === this.published) return;
@@ -332,19 +329,17 @@ export class RingReader {
 
   /**
    * Announces that the consumer is about to park, and returns the doorbell value to wait on (the
-   * doorbell of this ring's control words), or null if a frame arrived meanwhile, here or on one of
-   * `others` (rings whose writers were told to wake this one: RingWriter's `parksOn`).
+   * doorbell of this ring's control words), or null if a frame arrived meanwhile, here or on
+   * `other` (a ring whose writer was told to wake this one: RingWriter's `parksOn`).
    * Order: flag, then doorbell, then the write counters. A producer stores its counter before it
    * checks the flag; if it took the flag it bumps the doorbell after. So either we see its frame
    * here, or the bell we wait on has moved (the wait returns at once) or will move (it wakes us).
    */
-  prepareToPark(others: readonly RingReader[] = NO_READERS): number | null {
+  prepareToPark(other: RingReader | null = null): number | null {
     const control = this.ring.control;
     Atomics.store(control, CONSUMER_PARKED_INDEX, 1);
     const bell = Atomics.load(control, DOORBELL_INDEX);
-    let ready = this.hasMore();
-    for (let i = 0; i < others.length && !ready; i++) ready = others[i]!.hasMore();
-    if (ready) {
+    if (this.hasMore() || (other !== null && other.hasMore())) {
       Atomics.store(control, CONSUMER_PARKED_INDEX, 0);
       return null;
     }

@@ -25,14 +25,12 @@ export function spinForData(reader: RingReader, iterations: number, other: RingR
   return false;
 }
 
-const NONE: readonly RingReader[] = [];
-
 /**
- * Blocks this (worker) thread until a frame is published (on `reader`'s ring, or on one of
- * `others` whose writers park on it) or the timeout passes. Waits on the ring's doorbell.
+ * Blocks this (worker) thread until a frame is published (on `reader`'s ring, or on `other`'s,
+ * whose writer parks on it) or the timeout passes. Waits on the ring's doorbell.
  */
-export function parkSync(reader: RingReader, timeoutMs: number, others: readonly RingReader[] = NONE): WaitOutcome {
-  const expected = reader.prepareToPark(others);
+export function parkSync(reader: RingReader, timeoutMs: number, other: RingReader | null = null): WaitOutcome {
+  const expected = reader.prepareToPark(other);
   if (expected === null) return 'data';
   const result = Atomics.wait(reader.ring.control, DOORBELL_INDEX, expected, timeoutMs);
   reader.unpark();
@@ -46,8 +44,8 @@ export function parkSync(reader: RingReader, timeoutMs: number, others: readonly
  * In Node 20 a pending waitAsync does not keep the event loop alive (nodejs/node#44729); callers
  * hold another ref'd handle while they wait (the runtime's workers do) and the timeout bounds it.
  */
-export async function parkAsync(reader: RingReader, timeoutMs: number, others: readonly RingReader[] = NONE): Promise<WaitOutcome> {
-  const expected = reader.prepareToPark(others);
+export async function parkAsync(reader: RingReader, timeoutMs: number, other: RingReader | null = null): Promise<WaitOutcome> {
+  const expected = reader.prepareToPark(other);
   if (expected === null) return 'data';
   const wait = Atomics.waitAsync(reader.ring.control, DOORBELL_INDEX, expected, timeoutMs);
   const result = wait.async ? await wait.value : wait.value;
