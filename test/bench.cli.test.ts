@@ -4,7 +4,7 @@
  * and --hgrm write their files with every peer's data; a short smoke run of every peer verifies.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -147,6 +147,32 @@ describe('runs', () => {
     expect(summary.throughput[0].peer).toBe('ringmaster-2t');
     expect(summary.throughput[0].describe).toMatch(/your actor/);
     expect(summary.latency[0].samples).toBe(1000);
+  }, 120_000);
+
+  test('--duration sizes the throughput runs by time; --mapping range and a mapping file are used', async () => {
+    const file = path.join(dir, 'two-threads.json');
+    writeFileSync(file, JSON.stringify(Array.from({ length: 8 }, (_, p) => (p < 6 ? 0 : 1))));
+    for (const mapping of ['range', file]) {
+      const r = await cli(['bench', '--threads', '2', '--partitions', '8', '--mapping', mapping, '--duration', '0.3', '--rate', '0', '--idle-ms', '0', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout);
+      expect(summary.verified).toBe(true);
+      expect(summary.settings).toMatchObject({ durationSeconds: 0.3, partitions: 8, mapping: mapping === 'range' ? 'range' : 'two-threads.json' });
+      // The count came from the warm-up's rate × 0.3 s, not from --messages.
+      expect(summary.throughput[0].messages).not.toBe(500_000);
+      expect(summary.throughput[0].messages).toBeGreaterThanOrEqual(1000);
+    }
+  }, 120_000);
+
+  test('--profile writes a .cpuprofile for the main thread and every worker thread', async () => {
+    const profiles = path.join(dir, 'prof');
+    const r = await cli(['bench', '--threads', '2', '--messages', '5000', '--rate', '0', '--idle-ms', '0', '--profile', profiles]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(profiles).filter((f) => f.endsWith('.cpuprofile'));
+    // main + 2 workers for the warm-up runtime + 2 for the measured run
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) expect(JSON.parse(readFileSync(path.join(profiles, f), 'utf8')).nodes.length).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/CPU profiles in .*: \d+ files/);
   }, 120_000);
 
   test('--sweep reports the highest rate within the SLO', async () => {
