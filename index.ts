@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { createRuntime, Runtime } from './runtime/runtime.js';
+export { createRuntime, Runtime, ActorKind } from './runtime/runtime.js';
 export type {
   AskOptions,
   SendOptions,
@@ -17,7 +17,12 @@ export type {
   CloseOptions,
   CloseReport,
   RuntimeEvents,
+  AutoBalanceOptions,
+  RebalancedEvent,
 } from './runtime/runtime.js';
+export type { WorkerSnapshot } from './runtime/control.js';
+export { renderPrometheus } from './runtime/prometheus.js';
+export type { MetricFamily, Sample, MetricType } from './runtime/prometheus.js';
 export type { RuntimeOptions, RestartOptions } from './runtime/options.js';
 export type { Mapping, MappingFunction } from './runtime/mapping.js';
 export type { Key } from './runtime/key.js';
@@ -25,5 +30,5 @@ export { fnv1a32, partitionOfKey } from './runtime/key.js';
 export { closeOnSignal } from './runtime/signals.js';
 export type { CloseOnSignalOptions } from './runtime/signals.js';
 export { defineActor } from './actors/define.js';
-export type { ActorContext, ActorDefinition, DefinedActor, RetryPolicy } from './actors/define.js';
+export type { ActorContext, ActorDefinition, DefinedActor, RetryPolicy, ContextSendOptions, BroadcastContext } from './actors/define.js';
 export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError, PoisonMessageError } from './runtime/errors.js';

@@ -14,8 +14,27 @@ export interface ActorContext<State> {
    * each key: `ctx.restarts > 0` there means "reload what you persisted".
    */
   readonly restarts: number;
+  /** The actor kind (the name in createRuntime's `actors`; 'default' for the single-kind `actor`). */
+  readonly kind: string;
   /** This key's state, kept on this thread between messages. Read it and assign it. */
   state: State;
+  /**
+   * Sends a message to another key's actor (this kind's, or `options.kind`'s), wherever its
+   * partition lives. Never blocks and never drops; messages from one sending key to one
+   * receiving key arrive in the order sent. Throws TypeError/RangeError as rt.send does.
+   */
+  send(key: string | number, msg: unknown, options?: ContextSendOptions): void;
+}
+
+export interface ContextSendOptions {
+  /** The receiving actor kind (default: the sender's own). */
+  kind?: string;
+}
+
+/** What onBroadcast sees: where it runs. */
+export interface BroadcastContext {
+  readonly thread: number;
+  readonly kind: string;
 }
 
 /**
@@ -46,6 +65,22 @@ export interface ActorDefinition<State = unknown, Msg = unknown, Reply = unknown
    * answers `ask()`.
    */
   receive(msg: Msg, ctx: ActorContext<State>): Reply | Promise<Reply>;
+  /**
+   * Keys that got no message for this long drop their state (after `passivate`, if given); the
+   * next message activates the key again through `init`. Default: never.
+   */
+  passivateAfterMs?: number;
+  /** Called before an idle key's state is dropped (persist it here if it must survive). */
+  passivate?(state: State, ctx: ActorContext<State>): void;
+  /**
+   * When the key's partition moves to another thread (rt.rebalance, setMapping, resize): turns the
+   * state into something structured-clone-able. Default: the state itself (it must be cloneable).
+   */
+  exportState?(state: State, ctx: ActorContext<State>): unknown;
+  /** On the new thread: rebuilds the state from what exportState returned. Default: as is. */
+  importState?(data: unknown, ctx: ActorContext<State>): State;
+  /** rt.broadcast(msg): called once per thread (per kind), between messages. */
+  onBroadcast?(msg: unknown, ctx: BroadcastContext): void | Promise<void>;
 }
 
 /** Marks objects made by defineActor, so a worker can tell an actor module from anything else. */
@@ -63,6 +98,15 @@ export function defineActor<State = unknown, Msg = unknown, Reply = unknown>(
     throw new TypeError('defineActor: init must be a function when given');
   }
   if (definition.retry !== undefined) resolveRetry(definition.retry, 'defineActor: retry');
+  for (const hook of ['passivate', 'exportState', 'importState', 'onBroadcast'] as const) {
+    if (definition[hook] !== undefined && typeof definition[hook] !== 'function') {
+      throw new TypeError(`defineActor: ${hook} must be a function when given`);
+    }
+  }
+  const idle = definition.passivateAfterMs;
+  if (idle !== undefined && (typeof idle !== 'number' || !(idle > 0) || !Number.isFinite(idle))) {
+    throw new RangeError(`defineActor: passivateAfterMs must be a positive number of ms, got ${String(idle)}`);
+  }
   return Object.freeze({ ...definition, [ACTOR_BRAND]: true as const });
 }
 

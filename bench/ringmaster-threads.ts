@@ -2,7 +2,7 @@
  * Reaching every thread of a ringmaster runtime. Asks are keyed, so to talk to thread t we pick a
  * W1 key that lives there (rt.partitionOf / rt.threadOf) and ask that key's actor.
  */
-import type { Runtime } from '../index.js';
+import type { ActorKind, Runtime } from '../index.js';
 import { addTotals, CONTROL_KEY_PREFIX, emptyTotals, type W1Totals } from './w1.js';
 
 /**
@@ -28,12 +28,13 @@ export function probeKeys(rt: Runtime): string[] {
 const CHUNK = 2500;
 
 /** Reads back every thread's results for keys [0, keys) (threads × keys / CHUNK asks) and adds them up. */
-export async function fetchW1Totals(rt: Runtime, keys: number, timeoutMs: number): Promise<W1Totals> {
+export async function fetchW1Totals(rt: Runtime, keys: number, timeoutMs: number, kind?: ActorKind): Promise<W1Totals> {
   const asks: Promise<W1Totals>[] = [];
+  const target = kind ?? rt;
   for (const key of probeKeys(rt)) {
     for (let from = 0; from < keys; from += CHUNK) {
       const to = Math.min(keys, from + CHUNK);
-      asks.push(rt.ask<W1Totals>(key, { op: 'totals', from, to }, { timeoutMs }));
+      asks.push(target.ask<W1Totals>(key, { op: 'totals', from, to }, { timeoutMs }));
     }
   }
   const all = emptyTotals(0, keys);

@@ -165,6 +165,21 @@ export class W1Tally {
     return state;
   }
 
+  /** A key's state leaves this thread (its partition moves): it is no longer counted here. */
+  forget(key: string): void {
+    if (!this.byKey.delete(key)) return;
+    const index = keyIndex(key);
+    if (index >= 0) this.byIndex[index] = undefined;
+  }
+
+  /** A key's state arrives from another thread: counted here from now on. */
+  adopt(state: KeyTally): KeyTally {
+    this.byKey.set(state.key, state);
+    const index = keyIndex(state.key);
+    if (index >= 0) this.byIndex[index] = state;
+    return state;
+  }
+
   /** Look the key up and apply the message: what a single-threaded peer does per message. */
   apply(msg: W1Message): void {
     applyW1(this.stateFor(msg.key), msg);

@@ -26,6 +26,7 @@ interface DelayedRecord {
   /** Insertion order: the tie-break that keeps equal due times in send order. */
   order: number;
   codec: number;
+  actorKind: number;
   partition: number;
   key: string;
   keyLength: number;
@@ -85,6 +86,7 @@ export class DelayQueue {
       due,
       order: this.nextOrder++,
       codec: frame.codec,
+      actorKind: frame.actorKind,
       partition: frame.partition,
       key: frame.key,
       keyLength: frame.keyLength,
@@ -179,6 +181,7 @@ const before = (a: DelayedRecord, b: DelayedRecord): boolean => a.due < b.due ||
 
 const toFrame = (r: DelayedRecord): OutboundFrame => ({
   kind: KIND_TELL,
+  actorKind: r.actorKind,
   codec: r.codec,
   partition: r.partition,
   key: r.key,

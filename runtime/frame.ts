@@ -2,13 +2,14 @@
  * The bytes of a frame body, on both rings.
  *
  * Message frame (main → worker):
- *   0  u8   kind (KIND_TELL, KIND_ASK, KIND_STOP)
+ *   0  u8   frame kind (KIND_TELL, KIND_ASK, KIND_STOP)
  *   1  u8   bits 0-3: codec (see codec.ts); bits 4-6: padding bytes between key and message
  *           (aligns a large message with its source, for a fast copy); bit 7: KEY_UTF16, the key
  *           bytes are UTF-16LE code units (a key with a lone surrogate, which UTF-8 would merge
  *           with other keys)
  *   2  u16  partition
- *   4  u32  key length in bytes
+ *   4  u24  key length in bytes
+ *   7  u8   actor kind (index into the runtime's actor kinds; 0 for the single-kind `actor`)
  *   8  u32  ask id (0 for a tell)
  *  12  u32  FNV-1a hash of the key (computed for routing anyway; the worker finds the key's
  *           actor by it without decoding the key to a string)
@@ -29,6 +30,10 @@ export const KIND_TELL = 1;
 export const KIND_ASK = 2;
 export const KIND_STOP = 3;
 export const MESSAGE_HEADER_BYTES = 20;
+/** Where the sequence number sits in a message frame (a relayed frame gets its new ring's). */
+export const SEQ_OFFSET = 16;
+/** Longest key in bytes (the header's 24-bit field). */
+export const MAX_KEY_BYTES = 0xffffff;
 export const KEY_UTF16 = 0x80;
 export const CODEC_MASK = 0x0f;
 export const PAD_SHIFT = 4;
@@ -69,11 +74,13 @@ export function writeMessageHeader(
   askId: number,
   keyHash: number,
   seq: number,
+  actorKind: number,
 ): void {
   bytes[at] = kind;
   bytes[at + 1] = codec;
   writeU16(bytes, at + 2, partition);
   writeU32(bytes, at + 4, keyLength);
+  bytes[at + 7] = actorKind;
   writeU32(bytes, at + 8, askId);
   writeU32(bytes, at + 12, keyHash);
   writeU32(bytes, at + 16, seq);
@@ -96,6 +103,7 @@ export class MessageFrameView {
   codec = 0;
   keyUtf16 = false;
   partition = 0;
+  actorKind = 0;
   keyLength = 0;
   askId = 0;
   keyHash = 0;
@@ -112,7 +120,8 @@ export class MessageFrameView {
     this.codec = flags & CODEC_MASK;
     this.keyUtf16 = (flags & KEY_UTF16) !== 0;
     this.partition = readU16(bytes, at + 2);
-    this.keyLength = readU32(bytes, at + 4);
+    this.keyLength = readU32(bytes, at + 4) & MAX_KEY_BYTES;
+    this.actorKind = bytes[at + 7]!;
     this.askId = kind === KIND_ASK ? readU32(bytes, at + 8) : 0;
     this.keyHash = readU32(bytes, at + 12);
     this.seq = readU32(bytes, at + 16) | 0;

@@ -7,23 +7,11 @@
  */
 import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
-import { KEY_UTF16, KIND_STOP, MESSAGE_HEADER_BYTES, PAD_SHIFT, writeMessageHeader } from './frame.js';
-import { copyBytes, LOOP_COPY_MAX, writeUtf8 } from './bytes.js';
+import { KIND_STOP, MESSAGE_HEADER_BYTES, SEQ_OFFSET, writeU32 } from './frame.js';
+import { copyBytes } from './bytes.js';
+import { copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
 
-/** One frame's fields, before it is written. */
-export interface OutboundFrame {
-  kind: number;
-  codec: number;
-  partition: number;
-  key: string;
-  keyLength: number;
-  keyHash: number;
-  askId: number;
-  /** The encoded message is payload[payloadStart, payloadEnd). */
-  payload: Uint8Array;
-  payloadStart: number;
-  payloadEnd: number;
-}
+export { copyFrame, type OutboundFrame };
 
 interface WaitingFrame extends OutboundFrame {
   resolve(): void;
@@ -42,13 +30,6 @@ const SPACE_WAIT_TIMEOUT_MS = 1000;
  */
 const PUBLISH_EVERY = 32;
 const BUSY_BACKLOG_BYTES = 64 * 1024;
-
-/** The frame with a private copy of its payload (Buffer#slice would only be a view of the codec's reused buffer). */
-export function copyFrame(frame: OutboundFrame): OutboundFrame {
-  const payload = new Uint8Array(frame.payloadEnd - frame.payloadStart);
-  copyBytes(frame.payload, frame.payloadStart, payload, 0, payload.length);
-  return { ...frame, payload, payloadStart: 0, payloadEnd: payload.length };
-}
 
 export class OutboundLane {
   readonly writer: RingWriter;
@@ -108,36 +89,43 @@ export class OutboundLane {
   }
 
   private write(frame: OutboundFrame): boolean {
-    const payloadLength = frame.payloadEnd - frame.payloadStart;
-    const prefix = MESSAGE_HEADER_BYTES + frame.keyLength;
-    const writer = this.writer;
-    // A large message goes where its bytes line up with their source mod 8 (see tryClaimAligned).
-    const aligned = payloadLength > LOOP_COPY_MAX;
-    const at = aligned
-      ? writer.tryClaimAligned(prefix, payloadLength, frame.payload.byteOffset + frame.payloadStart)
-      : writer.tryClaim(prefix + payloadLength);
-    const pad = aligned ? writer.lastPad : 0;
-    if (at < 0) {
+    if (!writeFrame(this.writer, frame, this.written)) {
       // Full: the worker can free space only by reading what we hold back.
       this.publish();
       return false;
     }
-    const bytes = this.writer.ring.bytes;
-    const flags = frame.codec | (pad << PAD_SHIFT);
-    writeMessageHeader(bytes, at, frame.kind, flags, frame.partition, frame.keyLength, frame.askId, frame.keyHash, this.written);
-    const keyAt = at + MESSAGE_HEADER_BYTES;
-    if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
-    else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
-    copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength + pad, payloadLength);
     if (frame.kind !== KIND_STOP) this.written++;
-    if (++this.unpublished >= PUBLISH_EVERY || frame.kind === KIND_STOP || this.writer.publishedBacklog() < this.busyBacklog) {
+    this.committed(frame.kind === KIND_STOP);
+    return true;
+  }
+
+  /**
+   * Writes a message frame that is already encoded (`length` body bytes at bytes[at]: an actor's
+   * ctx.send relayed from its worker's outbox), with this ring's sequence number. False when
+   * something waits ahead of it or the ring is full.
+   */
+  tryWriteEncoded(bytes: Uint8Array, at: number, length: number): boolean {
+    if (this.head < this.waiting.length) return false;
+    const to = this.writer.tryClaim(length);
+    if (to < 0) {
       this.publish();
+      return false;
     }
-    else if (!this.publishScheduled) {
+    const ring = this.writer.ring.bytes;
+    copyBytes(bytes, at, ring, to, length);
+    writeU32(ring, to + SEQ_OFFSET, this.written++);
+    this.committed(false);
+    return true;
+  }
+
+  /** Publishes now or soon (see PUBLISH_EVERY). */
+  private committed(now: boolean): void {
+    if (now || ++this.unpublished >= PUBLISH_EVERY || this.writer.publishedBacklog() < this.busyBacklog) {
+      this.publish();
+    } else if (!this.publishScheduled) {
       this.publishScheduled = true;
       queueMicrotask(this.publish);
     }
-    return true;
   }
 
   /** Makes every written frame visible to the worker (and wakes it if it sleeps). */

@@ -5,7 +5,7 @@
  * makes the key busy: later messages for that key wait in its mailbox, in arrival order, until
  * the promise settles; other keys keep running. Only keys that have ever been busy get a mailbox.
  */
-import type { ActorContext, ActorDefinition, RetryPolicy } from '../actors/define.js';
+import type { ActorContext, ActorDefinition, ContextSendOptions, RetryPolicy } from '../actors/define.js';
 import { copyBytes } from './bytes.js';
 
 /** One message on its way through a key's actor. */
@@ -31,17 +31,55 @@ export interface Completion {
   done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void;
 }
 
+/** What every kind's Mailboxes on one thread share with the host. */
+export interface ThreadShared {
+  /** performance.now() as of the host's current batch (a coarse clock: one read per batch). */
+  now: number;
+  /** Deliveries whose receive has not finished yet (async or queued), over all kinds. */
+  inFlight: number;
+  /** ctx.send: hands a message for another key to the host (see ActorContext.send). */
+  send(fromKind: string, key: string | number, msg: unknown, options: ContextSendOptions | undefined): void;
+}
+
+/** A key's ActorContext: the methods on the prototype, so a key costs only its fields. */
+class KeyContext implements ActorContext<unknown> {
+  state: unknown = undefined;
+  constructor(
+    readonly key: string,
+    readonly partition: number,
+    readonly thread: number,
+    readonly restarts: number,
+    readonly kind: string,
+    private readonly shared: ThreadShared,
+  ) {}
+
+  send(key: string | number, msg: unknown, options?: ContextSendOptions): void {
+    this.shared.send(this.kind, key, msg, options);
+  }
+}
+
 export interface KeyActor {
   readonly ctx: ActorContext<unknown>;
   /** The key's UTF-8 bytes, compared against frames to find the actor without decoding the key. */
   readonly keyBytes: Uint8Array;
   /** Whether keyBytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
   readonly keyUtf16: boolean;
+  readonly keyHash: number;
   /** Next actor whose key has the same hash (collisions are rare; a short chain). */
   sameHash: KeyActor | null;
   activated: boolean;
   busy: boolean;
   mailbox: Delivery[] | null;
+  /** ThreadShared.now when its last message arrived (passivation). */
+  lastUsed: number;
+}
+
+/** A key's actor on its way to another thread (rebalance): its key and exported state. */
+export interface ExportedActor {
+  keyHash: number;
+  keyBytes: Uint8Array;
+  keyUtf16: boolean;
+  state: unknown;
 }
 
 function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
@@ -59,19 +97,26 @@ function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number): bo
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 
+/** The actors of one actor kind on one thread. */
 export class Mailboxes {
   /** Actors by key hash (the FNV-1a the router computed), chained on collision. */
   private readonly actors = new Map<number, KeyActor>();
+  /** Actors by partition: what a hand-off moves. */
+  private readonly byPartition = new Map<number, Set<KeyActor>>();
+  /** Partitions whose messages wait (pausePartition). */
+  private readonly paused = new Set<number>();
   private count = 0;
-  /** Deliveries whose receive has not finished yet (async or queued). */
-  inFlight = 0;
+  /** Keys dropped by passivation so far. */
+  passivated = 0;
 
   constructor(
-    private readonly definition: ActorDefinition<unknown, unknown, unknown>,
+    readonly kind: string,
+    readonly definition: ActorDefinition<unknown, unknown, unknown>,
     private readonly thread: number,
     private readonly completion: Completion,
     private readonly retry: Required<RetryPolicy>,
     private readonly restarts: number,
+    private readonly shared: ThreadShared,
   ) {}
 
   /** Keys with an actor on this thread. */
@@ -85,24 +130,140 @@ export class Mailboxes {
     for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
       if (actor.keyUtf16 === keyUtf16 && sameBytes(actor.keyBytes, bytes, at, length)) return actor;
     }
-    const key = bytes.toString(keyUtf16 ? 'utf16le' : 'utf8', at, at + length);
+    return this.add(keyHash, copyOf(bytes, at, length), keyUtf16, partition); // a copy: the ring's bytes are reused
+  }
+
+  private add(keyHash: number, keyBytes: Uint8Array, keyUtf16: boolean, partition: number): KeyActor {
+    const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(keyUtf16 ? 'utf16le' : 'utf8');
+    const first = this.actors.get(keyHash);
     const actor: KeyActor = {
-      ctx: { key, partition, thread: this.thread, restarts: this.restarts, state: undefined },
-      keyBytes: copyOf(bytes, at, length), // a copy: the ring's bytes are reused
+      ctx: new KeyContext(key, partition, this.thread, this.restarts, this.kind, this.shared),
+      keyBytes,
       keyUtf16,
+      keyHash,
       sameHash: first ?? null,
       activated: false,
       busy: false,
       mailbox: null,
+      lastUsed: this.shared.now,
     };
     this.actors.set(keyHash, actor);
+    let members = this.byPartition.get(partition);
+    if (members === undefined) this.byPartition.set(partition, (members = new Set()));
+    members.add(actor);
     this.count++;
     return actor;
   }
 
+  private remove(actor: KeyActor): void {
+    let head = this.actors.get(actor.keyHash)!;
+    if (head === actor) {
+      if (actor.sameHash === null) this.actors.delete(actor.keyHash);
+      else this.actors.set(actor.keyHash, actor.sameHash);
+    } else {
+      while (head.sameHash !== actor) head = head.sameHash!;
+      head.sameHash = actor.sameHash;
+    }
+    const members = this.byPartition.get(actor.ctx.partition)!;
+    members.delete(actor);
+    if (members.size === 0) this.byPartition.delete(actor.ctx.partition);
+    this.count--;
+  }
+
+  /**
+   * Hand-off: removes the partition's actors and returns them with their exported state. Call
+   * only when nothing for the partition is in flight (the runtime drains it first).
+   */
+  exportPartition(partition: number): ExportedActor[] {
+    const members = [...(this.byPartition.get(partition) ?? [])];
+    const out: ExportedActor[] = [];
+    for (const actor of members) {
+      if (actor.busy || (actor.mailbox !== null && actor.mailbox.length > 0)) {
+        throw new Error(`key '${actor.ctx.key}' still has messages in flight; a partition moves only once drained`);
+      }
+      if (!actor.activated) continue; // never initialised: nothing to carry
+      const { exportState } = this.definition;
+      out.push({ keyHash: actor.keyHash, keyBytes: actor.keyBytes, keyUtf16: actor.keyUtf16, state: exportState ? exportState(actor.ctx.state, actor.ctx) : actor.ctx.state });
+    }
+    return out;
+  }
+
+  /**
+   * The move failed after exportPartition (another state could not be serialized): the keys stay
+   * here, with their state as importState makes it from what exportState gave.
+   */
+  restorePartition(partition: number, exported: readonly ExportedActor[]): void {
+    const { importState, exportState } = this.definition;
+    if (!exportState) return; // the state objects were handed out as they are: nothing changed
+    for (const moved of exported) {
+      for (const actor of this.byPartition.get(partition) ?? []) {
+        if (actor.keyHash === moved.keyHash && actor.keyUtf16 === moved.keyUtf16 && sameBytes(actor.keyBytes, moved.keyBytes, 0, moved.keyBytes.length)) {
+          actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
+        }
+      }
+    }
+  }
+
+  /** After exportPartition's result is safely serialized: drops the partition's actors. */
+  dropPartition(partition: number): void {
+    for (const actor of [...(this.byPartition.get(partition) ?? [])]) this.remove(actor);
+  }
+
+  /** Hand-off, on the new thread: the exported actors, activated with their state. */
+  importPartition(partition: number, actors: readonly ExportedActor[]): void {
+    const { importState } = this.definition;
+    for (const moved of actors) {
+      const actor = this.add(moved.keyHash, moved.keyBytes, moved.keyUtf16, partition);
+      actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
+      actor.activated = true;
+    }
+  }
+
+  pausePartition(partition: number): void {
+    this.paused.add(partition);
+  }
+
+  /** Runs what waited while the partition was paused, key by key in arrival order. */
+  resumePartition(partition: number): void {
+    if (!this.paused.delete(partition)) return;
+    for (const actor of [...(this.byPartition.get(partition) ?? [])]) if (!actor.busy) this.runQueued(actor);
+  }
+
+  pausedPartitions(): number[] {
+    return [...this.paused];
+  }
+
+  /**
+   * Passivation: drops the state of keys idle for at least passivateAfterMs (after the passivate
+   * hook). Keys with anything in flight stay. Returns how many went.
+   */
+  passivateIdle(): number {
+    const idleMs = this.definition.passivateAfterMs;
+    if (idleMs === undefined) return 0;
+    const cutoff = this.shared.now - idleMs;
+    let dropped = 0;
+    for (const members of [...this.byPartition.values()]) {
+      for (const actor of members) {
+        if (actor.busy || actor.lastUsed > cutoff || (actor.mailbox !== null && actor.mailbox.length > 0)) continue;
+        if (actor.activated && this.definition.passivate) {
+          try {
+            this.definition.passivate(actor.ctx.state, actor.ctx);
+          } catch {
+            // A failing hook must not keep the key alive forever; its state goes all the same.
+          }
+        }
+        this.remove(actor);
+        dropped++;
+      }
+    }
+    this.passivated += dropped;
+    return dropped;
+  }
+
   /** Hands a message to its key's actor: runs it now, or queues it behind the key's pending one. */
   deliver(actor: KeyActor, delivery: Delivery): void {
-    if (actor.busy) {
+    actor.lastUsed = this.shared.now;
+    if (actor.busy || (this.paused.size > 0 && this.paused.has(actor.ctx.partition))) {
       this.markPending(delivery);
       (actor.mailbox ??= []).push(delivery);
       return;
@@ -164,7 +325,7 @@ export class Mailboxes {
   /** Runs what queued up behind the key's last message, until one goes async (or retries) again. */
   private runQueued(actor: KeyActor): void {
     const mailbox = actor.mailbox;
-    while (mailbox !== null && mailbox.length > 0 && !actor.busy) this.run(actor, mailbox.shift()!, true);
+    while (mailbox !== null && mailbox.length > 0 && !actor.busy && !this.paused.has(actor.ctx.partition)) this.run(actor, mailbox.shift()!, true);
   }
 
   /**
@@ -187,12 +348,12 @@ export class Mailboxes {
   }
 
   private markPending(delivery: Delivery): void {
-    this.inFlight++;
+    this.shared.inFlight++;
     this.completion.pending(delivery);
   }
 
   private finish(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown, wasPending: boolean): void {
-    if (wasPending) this.inFlight--;
+    if (wasPending) this.shared.inFlight--;
     this.completion.done(delivery, actor.ctx.partition, actor.ctx.key, ok, value, wasPending);
   }
 }

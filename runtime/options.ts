@@ -9,8 +9,22 @@ import { resolveRetry, type RetryPolicy } from '../actors/define.js';
 import { MAX_RING_CAPACITY, nextPowerOfTwo } from '../shm/ring.js';
 
 export interface RuntimeOptions {
-  /** Path or file URL of the actor module (its default export is `defineActor({...})`). */
-  actor: string | URL;
+  /**
+   * Path or file URL of the actor module (its default export is `defineActor({...})`): the
+   * single-kind form. Give this or `actors`, not both.
+   */
+  actor?: string | URL;
+  /**
+   * Several actor kinds on the same threads, by name: `{ orders: './orders.js', users: url }`.
+   * Address one with `rt.kind('orders').send(key, msg)`; each kind keeps its own per-key state
+   * and order. Names: 1-64 characters of letters, digits, `_` and `-`; at most 255 kinds.
+   */
+  actors?: Readonly<Record<string, string | URL>>;
+  /**
+   * Topics for rt.publish(topic, key, msg): each topic names the actor kinds subscribed to it;
+   * a published message reaches every one of them (each with its own per-key order).
+   */
+  topics?: Readonly<Record<string, readonly string[]>>;
   /** Worker threads. Default: max(1, os.availableParallelism() - 1). */
   threads?: number;
   /** Partitions, 1..65536. Default 64. */
@@ -67,7 +81,10 @@ export interface RestartOptions {
 }
 
 export interface ResolvedOptions {
-  actorUrl: string;
+  /** Actor kinds in frame order: name and module URL. */
+  kinds: { name: string; url: string }[];
+  /** Topic → indexes into kinds. */
+  topics: Map<string, number[]>;
   threads: number;
   partitions: number;
   mapping: Mapping;
@@ -114,10 +131,10 @@ function ringSize(name: string, value: unknown): number {
 }
 
 /** The actor module as a file URL string; a missing file is an ActorLoadError-worthy fact, reported by the caller. */
-export function resolveActorUrl(actor: unknown): string {
+export function resolveActorUrl(actor: unknown, name = 'options.actor'): string {
   if (actor instanceof URL) return actor.href;
   if (typeof actor !== 'string' || actor.length === 0) {
-    throw new TypeError('options.actor must be a path or file URL of the actor module');
+    throw new TypeError(`${name} must be a path or file URL of the actor module`);
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(actor) && !/^[a-z]:[\\/]/i.test(actor)) return new URL(actor).href;
   return pathToFileURL(path.resolve(actor)).href;
@@ -126,6 +143,43 @@ export function resolveActorUrl(actor: unknown): string {
 /** True when a file: URL points at an existing file (other schemes are left to the loader). */
 export function actorFileExists(actorUrl: string): boolean {
   return !actorUrl.startsWith('file:') || existsSync(fileURLToPath(actorUrl));
+}
+
+/** The single-kind `actor` option's kind name. */
+export const DEFAULT_KIND = 'default';
+const MAX_KINDS = 255;
+const KIND_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function resolveKinds(options: RuntimeOptions): { name: string; url: string }[] {
+  if (options.actor !== undefined && options.actors !== undefined) throw new TypeError("give either 'actor' or 'actors', not both");
+  if (options.actors === undefined) return [{ name: DEFAULT_KIND, url: resolveActorUrl(options.actor) }];
+  const actors = options.actors;
+  if (actors === null || typeof actors !== 'object') throw new TypeError('options.actors must be an object of kind name → actor module');
+  const names = Object.keys(actors);
+  if (names.length === 0) throw new RangeError('options.actors names no actor kind');
+  if (names.length > MAX_KINDS) throw new RangeError(`options.actors names ${names.length} kinds; at most ${MAX_KINDS}`);
+  return names.map((name) => {
+    if (!KIND_NAME.test(name)) throw new TypeError(`actor kind name '${name}' must be 1-64 letters, digits, '_' or '-'`);
+    return { name, url: resolveActorUrl(actors[name], `options.actors.${name}`) };
+  });
+}
+
+function resolveTopics(topics: unknown, kinds: { name: string }[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  if (topics === undefined) return out;
+  if (topics === null || typeof topics !== 'object') throw new TypeError('options.topics must be an object of topic → actor kind names');
+  for (const [topic, subscribers] of Object.entries(topics)) {
+    if (!Array.isArray(subscribers) || subscribers.length === 0) throw new TypeError(`topic '${topic}' must list at least one actor kind`);
+    out.set(
+      topic,
+      subscribers.map((name: unknown) => {
+        const index = kinds.findIndex((k) => k.name === name);
+        if (index < 0) throw new RangeError(`topic '${topic}' names actor kind '${String(name)}', which options.actors does not have`);
+        return index;
+      }),
+    );
+  }
+  return out;
 }
 
 function resolveResourceLimits(limits: unknown): ResourceLimits | undefined {
@@ -160,15 +214,17 @@ function resolveRestart(restart: unknown): Required<RestartOptions> | null {
 
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('createRuntime needs an options object');
-  const known = new Set(['actor', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'highRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry', 'resourceLimits']);
+  const known = new Set(['actor', 'actors', 'topics', 'threads', 'partitions', 'mapping', 'ringBytes', 'replyRingBytes', 'highRingBytes', 'spinIterations', 'idleTurnMs', 'restart', 'retry', 'resourceLimits']);
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option '${name}'`);
   }
   const threads = checkInteger('threads', options.threads ?? defaultThreads(), 1, 1024);
   const spinDefault =
     threads + 1 <= os.availableParallelism() ? DEFAULTS.spinIterations : DEFAULTS.oversubscribedSpinIterations;
+  const kinds = resolveKinds(options);
   return {
-    actorUrl: resolveActorUrl(options.actor),
+    kinds,
+    topics: resolveTopics(options.topics, kinds),
     threads,
     partitions: checkInteger('partitions', options.partitions ?? DEFAULTS.partitions, 1, MAX_PARTITIONS),
     mapping: options.mapping ?? DEFAULTS.mapping,

@@ -1,12 +1,15 @@
 /** What the main thread and a worker say to each other outside the rings (rare, control-plane). */
 import type { RetryPolicy } from '../actors/define.js';
 import type { ErrorData } from './errors.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** workerData of each worker thread. */
 export interface WorkerInit {
-  actorUrl: string;
+  /** The actor kinds' modules, in actor kind order (frames name a kind by its index). */
+  actorUrls: string[];
+  /** The actor kinds' names, same order. */
+  kinds: string[];
   thread: number;
-  threads: number;
   partitions: number;
   /** main → worker ring */
   inbound: SharedArrayBuffer;
@@ -14,6 +17,10 @@ export interface WorkerInit {
   inboundHigh: SharedArrayBuffer;
   /** worker → main reply ring */
   replies: SharedArrayBuffer;
+  /** worker → main ring of ctx.send messages, relayed by the main thread */
+  outbox: SharedArrayBuffer;
+  /** The control plane's port (comlink; see control.ts). */
+  control: MessagePort;
   counters: SharedArrayBuffer;
   spinIterations: number;
   idleTurnMs: number;
@@ -30,7 +37,7 @@ export interface WorkerInit {
 /** Worker → main, over the worker's parentPort. */
 export type HostMessage =
   | { type: 'ready' }
-  | { type: 'loadError'; error: ErrorData }
+  | { type: 'loadError'; url: string; error: ErrorData }
   /** A send's receive failed its last attempt: an 'actorError' and a dead letter. */
   | { type: 'actorError'; key: string; partition: number; error: ErrorData; attempts: number; message: unknown }
   | { type: 'stopped' }

@@ -49,7 +49,10 @@ export class ReplyChannel {
     this.listen();
   }
 
+  /** The worker is gone: takes the replies it wrote last, then stops listening. */
   close(): void {
+    if (this.closed) return;
+    this.readAll();
     this.closed = true;
   }
 

@@ -3,7 +3,7 @@
  * reply rings, and owns the worker threads' lifecycle.
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { RingBuffer, RingWriter } from '../shm/ring.js';
 import { MessageCodec } from './codec.js';
@@ -16,17 +16,21 @@ import {
   WorkerExitError,
   type ErrorData,
 } from './errors.js';
-import { CODEC_MASK, KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL } from './frame.js';
+import { CODEC_MASK, KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL, MAX_KEY_BYTES, readU16 } from './frame.js';
 import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
 import { OutboundLane, type OutboundFrame } from './lane.js';
+import { connectControl, type RemoteControl, type WorkerSnapshot } from './control.js';
+import { frameFromEncoded, Relay } from './relay.js';
+import { HandoffPauses, Move, nanosecondHistogram } from './handoff.js';
+import { histogramQuantiles, renderPrometheus, summaryFamily, type MetricFamily } from './prometheus.js';
 import { DelayQueue, type DelayedFrame } from './delays.js';
-import { buildPartitionTable } from './mapping.js';
+import { buildPartitionTable, type Mapping } from './mapping.js';
 import { actorFileExists, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
 import { unprocessedFrames } from './leftovers.js';
 import { ReplyChannel } from './replies.js';
 import { RestartPolicy } from './supervisor.js';
-import { SharedCounters } from './shared-counters.js';
+import { MAX_THREADS, SharedCounters } from './shared-counters.js';
 
 export interface SendOptions {
   /**
@@ -62,6 +66,10 @@ export interface ThreadStats {
   ringUsedBytes: number;
   /** Times this thread's worker was restarted after a crash. */
   restarts: number;
+  /** Milliseconds its worker spent handling messages (all time; a restart goes on counting). */
+  busyMs: number;
+  /** Messages sent to its partitions and not processed yet. */
+  depth: number;
 }
 
 export interface PartitionStats {
@@ -69,6 +77,12 @@ export interface PartitionStats {
   thread: number;
   sent: number;
   processed: number;
+  /** Messages sent and not processed yet (in its rings, waiting for space, or held while it moves). */
+  depth: number;
+  /** With messages waiting: ms since one of its messages last finished (0 when none wait). */
+  lagMs: number;
+  /** It is moving to another thread right now. */
+  moving: boolean;
 }
 
 /** A plain, JSON-serializable snapshot. */
@@ -84,6 +98,10 @@ export interface RuntimeStats {
   pendingAsks: number;
   /** Delayed sends not due yet. */
   delayed: number;
+  /** Partition moves done so far and the pause they held their partition (ms). */
+  handoffs: { count: number; inProgress: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Dead letters so far (all time; rt.deadLetters() keeps the last 1000). */
+  deadLetters: number;
   closed: boolean;
 }
 
@@ -157,6 +175,8 @@ export interface RuntimeEvents {
   closed: [CloseReport];
   /** A thread crashed more often than the restart intensity allows: the runtime stopped. */
   failed: [{ error: WorkerExitError }];
+  /** autoBalance moved a partition. */
+  rebalanced: [RebalancedEvent];
 }
 
 interface PendingAsk {
@@ -166,11 +186,14 @@ interface PendingAsk {
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** performance.now() when it was sent. */
+  sentAt: number;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const emptyFrame = (kind: number): OutboundFrame => ({
   kind,
+  actorKind: 0,
   codec: 0,
   partition: 0,
   key: '',
@@ -201,6 +224,23 @@ function delayOf(options: SendOptions | undefined): number {
   return delayMs;
 }
 
+const CRASHED = Symbol('crashed');
+
+export interface AutoBalanceOptions {
+  /** How often to look, ms. Default 1000 (also the least time between two moves). */
+  intervalMs?: number;
+  /** Move only when the busiest thread is at least this many times as busy as the least busy. Default 1.5. */
+  minImbalance?: number;
+}
+
+/** Emitted when autoBalance moved a partition. */
+export interface RebalancedEvent {
+  partition: number;
+  from: number;
+  to: number;
+  auto: boolean;
+}
+
 /** Dead letters rt.deadLetters() keeps (the oldest go first). */
 const DEAD_LETTERS_KEPT = 1000;
 /** Poison frame numbers a worker is told to skip (older ones are long released). */
@@ -209,7 +249,6 @@ const MAX_SKIPPED = 64;
 const STOP_GRACE_MS = 5000;
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
-  readonly threads: number;
   readonly partitions: number;
   private readonly options: ResolvedOptions;
   private readonly table: Uint16Array;
@@ -219,11 +258,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Per thread, the `{ priority: 'high' }` lane (its own ring). */
   private readonly highLanes: OutboundLane[] = [];
   private readonly replies: ReplyChannel[] = [];
+  /** Per thread: relays its worker's ctx.send messages. */
+  private readonly relays: Relay[] = [];
   private readonly inits: WorkerInit[] = [];
   /** The current worker of each thread (a restart replaces it). */
   private readonly workers: Worker[] = [];
+  /** Its control plane (comlink) and the port under it. */
+  private readonly controls: RemoteControl[] = [];
+  private readonly controlPorts: MessagePort[] = [];
   /** Settles when the current worker of each thread has exited. */
   private readonly exited: Promise<void>[] = [];
+  /** Settles when the current worker of each thread has loaded its actor modules. */
+  private readonly ready: Promise<void>[] = [];
   /** STOP was written to the thread's ring: its exit is expected. */
   private readonly stopSent: boolean[] = [];
   /** The uncaught error a worker reported before its exit. */
@@ -239,6 +285,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private failure: WorkerExitError | null = null;
   private readonly partitionSent: Float64Array;
   private readonly pendingAsks = new Map<number, PendingAsk>();
+  /** Partitions being moved to another thread, and what waits for them. */
+  private readonly moves = new Map<number, Move>();
+  /** Partitions paused with pause(). */
+  private readonly paused = new Set<number>();
+  /** Serializes topology changes (setMapping, resize): one at a time. */
+  private topologyChange: Promise<unknown> = RESOLVED;
+  private readonly pauses = new HandoffPauses();
+  /** Ask round trips (send → reply), ns. */
+  private readonly askLatency = nanosecondHistogram();
+  private deadLetterCount = 0;
+  private sendCount = 0;
+  private autoBalancer: NodeJS.Timeout | null = null;
   private nextAskId = 1;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -246,69 +304,93 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private warnedActorError = false;
   /** Scratch frame for the send path (no allocation per message). */
   private readonly frame: OutboundFrame = emptyFrame(0);
+  private readonly kindHandles = new Map<string, ActorKind>();
 
   /** @internal use createRuntime() */
   constructor(options: ResolvedOptions, table: Uint16Array) {
     super();
     this.options = options;
     this.table = table;
-    this.threads = options.threads;
     this.partitions = options.partitions;
     this.partitionSent = new Float64Array(options.partitions);
-    this.counters = SharedCounters.create(options.threads, options.partitions);
-    this.supervisor = options.restart ? new RestartPolicy(options.restart, options.threads) : null;
+    this.counters = SharedCounters.create(options.partitions);
+    this.supervisor = options.restart ? new RestartPolicy(options.restart) : null;
+    this.currentMapping = options.mapping;
+    options.kinds.forEach(({ name }, index) => this.kindHandles.set(name, new ActorKind(this, name, index)));
+  }
+
+  /** Worker threads now (resize changes it). */
+  get threads(): number {
+    return this.lanes.length;
   }
 
   /** @internal Spawns the workers and waits until each has loaded the actor module. */
   async start(): Promise<void> {
-    const o = this.options;
-    const ready: Promise<void>[] = [];
-    for (let t = 0; t < o.threads; t++) {
-      const inbound = new RingBuffer(o.ringBytes);
-      const inboundHigh = new RingBuffer(o.highRingBytes);
-      const replyRing = new RingBuffer(o.replyRingBytes);
-      this.lanes.push(new OutboundLane(new RingWriter(inbound)));
-      // The worker parks on its normal ring: the high lane's writer rings that ring's doorbell.
-      this.highLanes.push(new OutboundLane(new RingWriter(inboundHigh, inbound)));
-      this.replies.push(new ReplyChannel(replyRing, this.codec, this.onReply));
-      this.inits.push({
-        actorUrl: o.actorUrl,
-        thread: t,
-        threads: o.threads,
-        partitions: o.partitions,
-        inbound: inbound.sab,
-        inboundHigh: inboundHigh.sab,
-        replies: replyRing.sab,
-        counters: this.counters.sab,
-        spinIterations: o.spinIterations,
-        idleTurnMs: o.idleTurnMs,
-        skip: [],
-        restarts: 0,
-        maxCrashes: o.restart?.maxCrashes ?? 0,
-        retry: o.retry,
-      });
-      this.suspects.push({ frame: '', crashes: 0 });
-      this.stopSent.push(false);
-      ready.push(this.spawn(t));
-    }
     try {
-      await Promise.all(ready);
+      await Promise.all(Array.from({ length: this.options.threads }, () => this.addThread()));
     } catch (error) {
       this.closed = true;
       this.stopSent.fill(true); // these exits are ours, not crashes to restart
       await Promise.all(this.workers.map((w) => w.terminate()));
       await Promise.all(this.exited);
+      for (const relay of this.relays) relay.close();
       throw error;
     }
+  }
+
+  /** A new thread at the next index: its rings, lanes and worker; resolves once the worker is ready. */
+  private addThread(): Promise<void> {
+    const o = this.options;
+    const t = this.lanes.length;
+    this.counters.resetThread(t);
+    const inbound = new RingBuffer(o.ringBytes);
+    const inboundHigh = new RingBuffer(o.highRingBytes);
+    const replyRing = new RingBuffer(o.replyRingBytes);
+    const outbox = new RingBuffer(o.ringBytes);
+    this.lanes.push(new OutboundLane(new RingWriter(inbound)));
+    // The worker parks on its normal ring: the high lane's writer rings that ring's doorbell.
+    this.highLanes.push(new OutboundLane(new RingWriter(inboundHigh, inbound)));
+    this.replies.push(new ReplyChannel(replyRing, this.codec, this.onReply));
+    this.relays.push(new Relay(outbox.sab, 0, this.routeEncoded));
+    this.inits.push({
+      actorUrls: o.kinds.map((k) => k.url),
+      kinds: o.kinds.map((k) => k.name),
+      thread: t,
+      partitions: o.partitions,
+      inbound: inbound.sab,
+      inboundHigh: inboundHigh.sab,
+      replies: replyRing.sab,
+      outbox: outbox.sab,
+      control: undefined as never, // a fresh port per worker (spawn)
+      counters: this.counters.sab,
+      spinIterations: o.spinIterations,
+      idleTurnMs: o.idleTurnMs,
+      skip: [],
+      restarts: 0,
+      maxCrashes: o.restart?.maxCrashes ?? 0,
+      retry: o.retry,
+    });
+    this.suspects.push({ frame: '', crashes: 0 });
+    this.stopSent.push(false);
+    this.lastError.push(undefined);
+    return this.spawn(t);
   }
 
   /** Starts (or restarts) thread t's worker on its rings; resolves once it has loaded the actor module. */
   private spawn(thread: number): Promise<void> {
     const limits = this.options.resourceLimits;
-    const worker = new Worker(WORKER_ENTRY, { workerData: this.inits[thread], name: `ringmaster-${thread}`, ...(limits ? { resourceLimits: limits } : {}) });
+    const { port1, port2 } = new MessageChannel();
+    const init = { ...this.inits[thread]!, control: port2 };
+    const worker = new Worker(WORKER_ENTRY, { workerData: init, transferList: [port2], name: `ringmaster-${thread}`, ...(limits ? { resourceLimits: limits } : {}) });
     this.workers[thread] = worker;
+    this.controlPorts[thread]?.close();
+    this.controlPorts[thread] = port1;
+    this.controls[thread] = connectControl(port1, this.lanes[thread]!.writer.ring);
+    port1.unref(); // the worker keeps the process alive while it runs, not its control port
     this.exited[thread] = new Promise((resolve) => worker.once('exit', () => resolve()));
-    return this.watch(worker, thread);
+    const ready = this.watch(worker, thread);
+    this.ready[thread] = ready.catch(() => {});
+    return ready;
   }
 
   /** Wires a worker's events; resolves when it is ready, rejects if it fails to start. */
@@ -322,7 +404,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             resolve();
             break;
           case 'loadError':
-            reject(this.loadError(message.error));
+            reject(this.loadError(message.url, message.error));
             break;
           case 'actorError':
             this.reportActorError(thread, message.key, message.partition, message.error);
@@ -350,8 +432,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  private loadError(data: ErrorData): ActorLoadError {
-    const where = this.options.actorUrl.startsWith('file:') ? fileURLToPath(this.options.actorUrl) : this.options.actorUrl;
+  private loadError(url: string, data: ErrorData): ActorLoadError {
+    const where = url.startsWith('file:') ? fileURLToPath(url) : url;
     return new ActorLoadError(`cannot load actor module ${where}: ${data.name}: ${data.message}`, { cause: errorFromData(data) });
   }
 
@@ -397,6 +479,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     this.emit('workerExit', event);
     this.notePoisonSuspect(thread);
+    // Its published ctx.sends go on; the replacement counts on from what was relayed (the
+    // messages behind anything unpublished are replayed, so those are sent again).
+    this.relays[thread]!.readNow();
+    this.counters.setProduced(thread, this.relays[thread]!.relayed);
     // The rings, their counters and their unreleased frames stay: the new worker resumes there.
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
@@ -434,6 +520,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   private recordDeadLetter(thread: number, m: Omit<DeadLetter, 'thread' | 'at'>): void {
     const letter: DeadLetter = { ...m, thread, at: Date.now() };
+    this.deadLetterCount++;
     this.deadLetterList.push(letter);
     if (this.deadLetterList.length > DEAD_LETTERS_KEPT) this.deadLetterList.shift();
     this.emit('deadLetter', letter);
@@ -483,10 +570,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   threadOf(partition: number): number {
+    this.checkPartition(partition);
+    return this.table[partition]!;
+  }
+
+  private checkPartition(partition: number): void {
     if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
       throw new RangeError(`partition must be an integer in 0..${this.partitions - 1}, got ${partition}`);
     }
-    return this.table[partition]!;
   }
 
   /** The lane (ring) of a partition's thread for the given priority. */
@@ -494,8 +585,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return (high ? this.highLanes : this.lanes)[this.table[partition]!]!;
   }
 
-  /** Validates key and message and fills the scratch frame; throws TypeError/RangeError before anything is written. */
-  private prepare(kind: number, key: Key, msg: unknown, high = false): OutboundLane {
+  /** The actor kind `name` of this runtime: send, trySend, ask and partitionOf for its keys. */
+  kind(name: string): ActorKind {
+    const handle = this.kindHandles.get(name);
+    if (handle === undefined) throw new RangeError(`no actor kind '${String(name)}' (kinds: ${[...this.kindHandles.keys()].join(', ')})`);
+    return handle;
+  }
+
+  /** The actor kind rt.send/trySend/ask address: the only one (several kinds: use rt.kind(name)). */
+  private defaultKind(): number {
+    if (this.options.kinds.length === 1) return 0;
+    throw new TypeError(`this runtime hosts several actor kinds (${this.options.kinds.map((k) => k.name).join(', ')}): use rt.kind(name).send(...)`);
+  }
+
+  /**
+   * Validates key and message and fills the scratch frame; throws TypeError/RangeError before
+   * anything is written. Returns the lane to write to, or the partition's Move while it moves.
+   */
+  private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high = false): OutboundLane | Move {
     if (this.failure) throw this.failure;
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     const keyString = keyToString(key);
@@ -503,13 +610,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const partition = keyHash % this.partitions;
     const keyUtf16 = lastHadLoneSurrogate;
     const keyLength = keyUtf16 ? keyString.length * 2 : lastUtf8Length;
+    if (keyLength > MAX_KEY_BYTES) throw new RangeError(`key of ${keyLength} bytes is longer than the ${MAX_KEY_BYTES} allowed`);
     const lane = this.laneOf(partition, high);
     if (lane.dead) throw lane.dead;
+    // A producer in a tight loop turns the event loop only when a ring is full: relay the
+    // workers' ctx.sends from here too, so they do not wait for that.
+    if ((++this.sendCount & 255) === 0) for (const relay of this.relays) relay.readNow();
     const codec = this.codec;
     const payload = codec.encode(msg);
     lane.frameSize(keyLength, codec.lastEnd - codec.lastStart);
     const frame = this.frame;
     frame.kind = kind;
+    frame.actorKind = actorKind;
     frame.codec = keyUtf16 ? this.codec.lastCodec | KEY_UTF16 : this.codec.lastCodec;
     frame.partition = partition;
     frame.key = keyString;
@@ -519,27 +631,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     frame.payload = payload;
     frame.payloadStart = codec.lastStart;
     frame.payloadEnd = codec.lastEnd;
-    return lane;
+    return this.moves.size > 0 ? (this.moves.get(partition) ?? lane) : lane;
   }
 
   // ---- sending -------------------------------------------------------------------------------
 
   /**
-   * Enqueues without waiting; false when the target ring is full (nothing enqueued then). With
-   * `delayMs`, queues it until due; false when MAX_DELAYED messages are already waiting.
+   * Enqueues without waiting; false when the target ring is full, or the key's partition is
+   * moving to another thread (nothing enqueued then; send() waits in both cases). With `delayMs`,
+   * queues it until due; false when MAX_DELAYED messages are already waiting.
    */
   trySend(key: Key, msg: unknown, options?: SendOptions): boolean {
-    const delayMs = delayOf(options);
-    const high = isHigh(options);
-    const lane = this.prepare(KIND_TELL, key, msg, high);
-    if (delayMs > 0) {
-      if (this.delays.size >= MAX_DELAYED) return false;
-      this.delays.push(performance.now() + delayMs, this.frame, high);
-      return true;
-    }
-    if (!lane.tryWrite(this.frame)) return false;
-    this.partitionSent[this.frame.partition]!++;
-    return true;
+    return this.trySendTo(this.defaultKind(), key, msg, options);
   }
 
   /**
@@ -547,27 +650,83 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * resolves once queued until due (a RangeError when MAX_DELAYED messages already wait).
    */
   send(key: Key, msg: unknown, options?: SendOptions): Promise<void> {
-    let lane: OutboundLane;
+    let actorKind: number;
+    try {
+      actorKind = this.defaultKind();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.sendTo(actorKind, key, msg, options);
+  }
+
+  /** Sends a message and resolves with what the key's receive returned (or rejects with its error). */
+  ask<R = unknown>(key: Key, msg: unknown, options: AskOptions = {}): Promise<R> {
+    let actorKind: number;
+    try {
+      actorKind = this.defaultKind();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.askTo<R>(actorKind, key, msg, options);
+  }
+
+  /**
+   * Sends the message to every actor kind subscribed to `topic` (options.topics), for the same
+   * key: each kind's actor of that key gets it, in that kind's per-key order.
+   */
+  async publish(topic: string, key: Key, msg: unknown, options?: SendOptions): Promise<void> {
+    const kinds = this.options.topics.get(topic);
+    if (kinds === undefined) throw new RangeError(`no topic '${String(topic)}' (options.topics)`);
+    const sends = kinds.map((k) => this.sendTo(k, key, msg, options));
+    await Promise.all(sends);
+  }
+
+  /** @internal (rt.kind(name).trySend) */
+  trySendTo(actorKind: number, key: Key, msg: unknown, options?: SendOptions): boolean {
+    const delayMs = delayOf(options);
+    const high = isHigh(options);
+    const target = this.prepare(KIND_TELL, actorKind, key, msg, high);
+    if (delayMs > 0) {
+      if (this.delays.size >= MAX_DELAYED) return false;
+      this.delays.push(performance.now() + delayMs, this.frame, high);
+      return true;
+    }
+    // While its partition moves, a message can only wait: that is send()'s job (see there).
+    if (target instanceof Move || !target.tryWrite(this.frame)) return false;
+    this.partitionSent[this.frame.partition]!++;
+    return true;
+  }
+
+  /** @internal (rt.kind(name).send) */
+  sendTo(actorKind: number, key: Key, msg: unknown, options?: SendOptions): Promise<void> {
+    let target: OutboundLane | Move;
     try {
       const delayMs = delayOf(options);
       const high = isHigh(options);
-      lane = this.prepare(KIND_TELL, key, msg, high);
+      target = this.prepare(KIND_TELL, actorKind, key, msg, high);
       if (delayMs > 0) {
         if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
         this.delays.push(performance.now() + delayMs, this.frame, high);
         return RESOLVED;
       }
+      this.partitionSent[this.frame.partition]!++;
+      if (target instanceof Move) {
+        const room = target.hasRoom;
+        target.hold(this.frame, high);
+        // Resolved from the event loop, not a microtask: a tight producer loop then gives the
+        // move's steps (which run there) their turns. Past the hold limit it waits for the move.
+        return room ? new Promise((resolve) => setImmediate(resolve)) : target.done;
+      }
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    this.partitionSent[this.frame.partition]!++;
-    if (lane.tryWrite(this.frame)) return RESOLVED;
-    return lane.enqueue(this.frame);
+    if (target.tryWrite(this.frame)) return RESOLVED;
+    return target.enqueue(this.frame);
   }
 
-  /** Sends a message and resolves with what the key's receive returned (or rejects with its error). */
-  ask<R = unknown>(key: Key, msg: unknown, options: AskOptions = {}): Promise<R> {
-    let lane: OutboundLane;
+  /** @internal (rt.kind(name).ask) */
+  askTo<R = unknown>(actorKind: number, key: Key, msg: unknown, options: AskOptions = {}): Promise<R> {
+    let target: OutboundLane | Move;
     try {
       const { timeoutMs, signal } = options ?? {};
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
@@ -575,7 +734,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       }
       if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
       if (signal?.aborted) throw new AbortError('ask aborted before it was sent', { cause: signal.reason });
-      lane = this.prepare(KIND_ASK, key, msg, isHigh(options));
+      target = this.prepare(KIND_ASK, actorKind, key, msg, isHigh(options));
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -583,9 +742,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.nextAskId = this.nextAskId >= 0xffffffff ? 1 : this.nextAskId + 1;
     const frame = this.frame;
     frame.askId = askId;
-    const thread = this.table[frame.partition]!;
+    const thread = target instanceof Move ? target.to : this.table[frame.partition]!;
     const promise = new Promise<R>((resolve, reject) => {
-      const pending: PendingAsk = { resolve: resolve as (v: unknown) => void, reject, thread, timer: undefined, signal: options.signal, onAbort: undefined };
+      const pending: PendingAsk = { resolve: resolve as (v: unknown) => void, reject, thread, timer: undefined, signal: options.signal, onAbort: undefined, sentAt: performance.now() };
       if (options.timeoutMs !== undefined) {
         pending.timer = setTimeout(
           () => this.settleAsk(askId, false, new TimeoutError(`ask to key '${frame.key}' timed out after ${options.timeoutMs} ms`)),
@@ -600,18 +759,29 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.pendingAsks.set(askId, pending);
     });
     this.partitionSent[frame.partition]!++;
+    if (target instanceof Move) target.hold(frame, isHigh(options)); // its reply is expected once written
+    else this.writeAsk(target, frame, thread);
+    return promise;
+  }
+
+  /** Writes an ask frame to a thread's lane, expecting its reply there. */
+  private writeAsk(lane: OutboundLane, frame: OutboundFrame, thread: number): void {
+    const askId = frame.askId;
     const replies = this.replies[thread]!;
     replies.expectReply(askId);
+    const pending = this.pendingAsks.get(askId);
+    if (pending) pending.thread = thread;
     if (!lane.tryWrite(frame)) {
       lane.enqueue(frame).catch((error: Error) => {
         replies.cancelExpected(askId);
         this.settleAsk(askId, false, error);
       });
     }
-    return promise;
   }
 
   private readonly onReply = (askId: number, ok: boolean, value: unknown): void => {
+    const pending = this.pendingAsks.get(askId);
+    if (pending) this.askLatency.recordValue(Math.max(1, Math.round((performance.now() - pending.sentAt) * 1e6)));
     this.settleAsk(askId, ok, ok ? value : errorFromData(value as ErrorData));
   };
 
@@ -625,28 +795,349 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     else pending.reject(value as Error);
   }
 
+  /**
+   * Writes a frame that is not from a caller waiting on it (a due delayed send, a held frame,
+   * a relayed ctx.send): now, behind what waits in its lane, or held while its partition moves.
+   */
+  private forward(frame: OutboundFrame, high: boolean): void {
+    const move = this.moves.get(frame.partition);
+    if (move) {
+      move.hold(frame, high);
+      return;
+    }
+    const thread = this.table[frame.partition]!;
+    const lane = (high ? this.highLanes : this.lanes)[thread]!;
+    if (lane.dead) {
+      if (frame.kind === KIND_ASK) this.settleAsk(frame.askId, false, lane.dead);
+      return; // the runtime gave up on that thread; its sends fail alike
+    }
+    if (frame.kind === KIND_ASK) this.writeAsk(lane, frame, thread);
+    else if (!lane.tryWrite(frame)) lane.enqueue(frame).catch(() => {}); // rejected only when the thread is given up
+  }
+
   /** Delayed frames that came due: into their rings now (behind any send already waiting there). */
   private release(due: DelayedFrame[]): void {
     for (const { frame, high } of due) {
-      const lane = this.laneOf(frame.partition, high);
-      if (lane.dead) continue; // the runtime gave up on that thread; its sends fail alike
       this.partitionSent[frame.partition]!++;
-      if (!lane.tryWrite(frame)) lane.enqueue(frame).catch(() => {}); // rejected only when the thread is given up
+      this.forward(frame, high);
     }
   }
 
+  /** A ctx.send frame from a worker's outbox (see relay.ts): copied as it is when it can be. */
+  private readonly routeEncoded = (bytes: Buffer, at: number, length: number): void => {
+    const partition = readU16(bytes, at + 2);
+    this.partitionSent[partition]!++;
+    if (!this.moves.has(partition)) {
+      const lane = this.lanes[this.table[partition]!]!;
+      if (lane.dead || lane.tryWriteEncoded(bytes, at, length)) return;
+    }
+    this.forward(frameFromEncoded(bytes, at, length), false);
+  };
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  /** Resolves when every message enqueued (or waiting to be) before the call has been processed. */
+  /**
+   * Resolves when every message enqueued (or waiting to be) before the call has been processed,
+   * and every message those sent on with ctx.send, and so on until nothing is left in flight.
+   */
   async drain(): Promise<void> {
-    const waits: Promise<void>[] = [];
-    for (const [index, lanes] of [this.lanes, this.highLanes].entries()) {
-      lanes.forEach((lane, thread) => {
-        const target = (lane.written + lane.waitingCount) | 0;
-        waits.push(this.counters.waitForCompleted(thread, index, target, () => lane.dead));
-      });
+    for (;;) {
+      await Promise.all([...this.moves.values()].map((m) => m.done));
+      const waits: Promise<void>[] = [];
+      for (let t = 0; t < this.threads; t++) waits.push(this.drainThread(t));
+      await Promise.all(waits);
+      // What those messages sent on: relayed by now, or soon (then drain the lanes again).
+      let quiet = this.moves.size === 0;
+      const relayWaits: Promise<void>[] = [];
+      for (let t = 0; t < this.threads; t++) {
+        const produced = this.counters.produced(t);
+        if (((this.relays[t]!.relayed - produced) | 0) < 0) {
+          quiet = false;
+          relayWaits.push(this.relays[t]!.whenRelayed(produced));
+        }
+      }
+      if (quiet && relayWaits.length === 0 && this.lanesDrained()) return;
+      await Promise.all(relayWaits);
     }
-    await Promise.all(waits);
+  }
+
+  /** Resolves when thread t has processed everything written (or waiting) for it so far. */
+  private drainThread(thread: number): Promise<void> {
+    const waits = [this.lanes[thread]!, this.highLanes[thread]!].map((lane, index) => {
+      const target = (lane.written + lane.waitingCount) | 0;
+      return this.counters.waitForCompleted(thread, index, target, () => lane.dead);
+    });
+    return Promise.all(waits).then(() => {});
+  }
+
+  /** True when every lane's watermark is at what was written (nothing came in since the wait). */
+  private lanesDrained(): boolean {
+    for (let t = 0; t < this.threads; t++) {
+      for (const [index, lane] of [this.lanes[t]!, this.highLanes[t]!].entries()) {
+        if (lane.dead) continue;
+        if (lane.waitingCount > 0 || ((this.counters.watermark(t, index) - lane.written) | 0) < 0) return false;
+      }
+    }
+    return true;
+  }
+
+  // ---- topology: moving partitions, resizing ---------------------------------------------------
+
+  /** The partition → thread table as it is now (a copy). */
+  mapping(): number[] {
+    return [...this.table];
+  }
+
+  /**
+   * Moves a partition to another thread while traffic flows. Messages sent to it meanwhile are
+   * held (in order); the old thread finishes what it has, its keys' state moves over (structured
+   * clone, or the actor's exportState/importState), then the held messages go to the new thread.
+   * Per key nothing is lost, duplicated or reordered. Resolves when the move is complete.
+   */
+  async rebalance(partition: number, thread: number): Promise<void> {
+    this.checkPartition(partition);
+    this.checkThread(thread);
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.closed) throw new RuntimeClosedError('runtime is closed');
+      const current = this.moves.get(partition);
+      if (current === undefined) break;
+      await current.done; // one move of a partition at a time
+    }
+    if (this.table[partition] === thread) return;
+    if (this.paused.has(partition)) throw new RangeError(`partition ${partition} is paused: resume() it before moving it`);
+    const move = new Move(partition, thread, this.options.ringBytes);
+    this.moves.set(partition, move);
+    try {
+      const from = this.table[partition]!;
+      const state = await this.takePartition(from, partition);
+      await this.onThread(thread, (c) => c.importPartition(partition, state), () => 0);
+      this.table[partition] = thread;
+    } finally {
+      this.moves.delete(partition);
+      // Everything held, in order, to wherever the partition is now (the old thread if it failed).
+      for (const { frame, high } of move.held) this.forward(frame, high);
+      this.pauses.record(performance.now() - move.started);
+      move.finish();
+    }
+  }
+
+  /**
+   * Step 1 of a move: waits until `from` has processed everything sent to it so far, then takes
+   * the partition's state out. A crash of `from` meanwhile: its replacement replays the partition's
+   * unfinished messages, so wait for it and do it again.
+   */
+  private async takePartition(from: number, partition: number): Promise<Uint8Array> {
+    for (;;) {
+      await this.drainThread(from);
+      const state = await this.onThread(from, (c) => c.exportPartition(partition), () => null);
+      if (state !== null) return state;
+    }
+  }
+
+  /**
+   * Runs a control call on thread t's worker. Should the worker die first, waits for its
+   * replacement and returns `onCrash()` (the call's effect on the dead worker is gone with it).
+   */
+  private async onThread<T>(thread: number, call: (control: RemoteControl) => Promise<T>, onCrash: () => T): Promise<T> {
+    const worker = this.workers[thread]!;
+    const exited = this.exited[thread]!.then(() => CRASHED);
+    const outcome = await Promise.race([call(this.controls[thread]!), exited]);
+    if (outcome !== CRASHED) return outcome as T;
+    if (this.failure) throw this.failure;
+    if (this.lanes[thread]!.dead) throw this.lanes[thread]!.dead;
+    await this.whenReplaced(thread, worker);
+    return onCrash();
+  }
+
+  /** Resolves once thread t runs a worker other than `old` that is ready (a restart). */
+  private async whenReplaced(thread: number, old: Worker): Promise<void> {
+    while (this.workers[thread] === old) {
+      if (this.failure) throw this.failure;
+      if (this.lanes[thread]!.dead) throw this.lanes[thread]!.dead;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await this.ready[thread];
+  }
+
+  private checkThread(thread: number): void {
+    const limit = Math.min(this.threads, this.keepThreads);
+    if (!Number.isInteger(thread) || thread < 0 || thread >= limit) {
+      const why = limit < this.threads ? ` (threads ${limit}.. are being removed)` : '';
+      throw new RangeError(`thread must be an integer in 0..${limit - 1}, got ${thread}${why}`);
+    }
+  }
+
+  /** Threads at this index and up are being removed (resize): no partition may move there. */
+  private keepThreads = Infinity;
+
+  /**
+   * Moves partitions so that the table becomes what `mapping` gives (a strategy, an array or a
+   * function, as createRuntime's option) for the current threads. Partitions move concurrently,
+   * each with rebalance's guarantees. Resolves when every move is complete.
+   */
+  setMapping(mapping: Mapping): Promise<void> {
+    return this.changeTopology(async () => {
+      const target = buildPartitionTable(mapping, this.partitions, this.threads);
+      await this.moveTo(target);
+      this.currentMapping = mapping;
+    });
+  }
+
+  /**
+   * Adds or removes worker threads while traffic flows: new threads start first, then partitions
+   * move (the runtime's mapping, recomputed for the new count; an array mapping becomes 'modulo'),
+   * then removed threads (the highest indexes) stop. Resolves when done.
+   */
+  resize(threads: number): Promise<void> {
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      return Promise.reject(new RangeError(`threads must be an integer between 1 and ${MAX_THREADS}, got ${threads}`));
+    }
+    return this.changeTopology(async () => {
+      const before = this.threads;
+      if (threads > before) await Promise.all(Array.from({ length: threads - before }, () => this.addThread()));
+      const mapping = Array.isArray(this.currentMapping) ? 'modulo' : this.currentMapping;
+      if (threads < before) this.keepThreads = threads;
+      try {
+        await this.moveTo(buildPartitionTable(mapping, this.partitions, threads));
+        if (Array.isArray(this.currentMapping)) this.currentMapping = 'modulo';
+        // Moves started elsewhere (rebalance calls) may still be heading for a removed thread.
+        for (;;) {
+          await Promise.all([...this.moves.values()].map((m) => m.done));
+          const stray = [...this.table.keys()].filter((p) => this.table[p]! >= threads);
+          if (stray.length === 0) break;
+          await Promise.all(stray.map((p) => this.rebalance(p, p % threads)));
+        }
+        for (let t = this.threads - 1; t >= threads; t--) await this.removeLastThread();
+      } finally {
+        this.keepThreads = Infinity;
+      }
+    });
+  }
+
+  /** The mapping resize recomputes (createRuntime's, then the last setMapping's). */
+  private currentMapping: Mapping;
+
+  /** Runs topology changes one after another. */
+  private changeTopology(change: () => Promise<void>): Promise<void> {
+    const run = this.topologyChange.then(() => {
+      if (this.failure) throw this.failure;
+      if (this.closed) throw new RuntimeClosedError('runtime is closed');
+      return change();
+    });
+    this.topologyChange = run.catch(() => {});
+    return run;
+  }
+
+  private async moveTo(target: Uint16Array): Promise<void> {
+    const moves: Promise<void>[] = [];
+    for (let p = 0; p < this.partitions; p++) if (target[p] !== this.table[p]) moves.push(this.rebalance(p, target[p]!));
+    await Promise.all(moves);
+  }
+
+  /** Stops the highest-index thread (its partitions are elsewhere by now) and forgets it. */
+  private async removeLastThread(): Promise<void> {
+    const t = this.threads - 1;
+    if (this.table.includes(t)) throw new Error(`thread ${t} still owns partitions; cannot remove it`);
+    await this.drainThread(t);
+    const lane = this.lanes[t]!;
+    this.stopSent[t] = true;
+    const stop = emptyFrame(KIND_STOP);
+    if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
+    const worker = this.workers[t]!;
+    const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+    await this.exited[t];
+    clearTimeout(timer);
+    this.relays[t]!.readNow(); // its last ctx.sends go on
+    this.relays[t]!.close();
+    this.replies[t]!.close();
+    this.controlPorts[t]!.close();
+    this.supervisor?.forget(t);
+    for (const list of [this.lanes, this.highLanes, this.replies, this.relays, this.inits, this.workers, this.controls, this.controlPorts, this.exited, this.ready, this.stopSent, this.lastError, this.suspects]) {
+      list.length = t;
+    }
+  }
+
+  /**
+   * Every `intervalMs`, moves one partition from the busiest thread (busy time over the last
+   * interval, then ring backlog) to the least busy one, when the gap is worth it (the busiest at
+   * least `minImbalance` times as busy). At most one move per interval, so it does not thrash.
+   * Returns a function that stops it.
+   */
+  autoBalance(options: AutoBalanceOptions = {}): () => void {
+    const intervalMs = options.intervalMs ?? 1000;
+    const minImbalance = options.minImbalance ?? 1.5;
+    if (!(intervalMs >= 10) || !Number.isFinite(intervalMs)) throw new RangeError(`intervalMs must be at least 10, got ${intervalMs}`);
+    if (!(minImbalance >= 1)) throw new RangeError(`minImbalance must be at least 1, got ${minImbalance}`);
+    if (this.autoBalancer) clearInterval(this.autoBalancer);
+    let lastBusy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
+    let lastDone = Float64Array.from(this.counters.partitionCompleted);
+    let moving = false;
+    const timer = setInterval(() => {
+      if (moving || this.closed || this.threads < 2) return;
+      const busy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]! - (lastBusy[t] ?? 0));
+      const done = this.counters.partitionCompleted.map((v, p) => v - lastDone[p]!);
+      lastBusy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
+      lastDone = Float64Array.from(this.counters.partitionCompleted);
+      const load = busy.map((b, t) => b + this.lanes[t]!.writer.ring.usedBytes() / 1e6);
+      const hot = load.indexOf(Math.max(...load));
+      const cold = load.indexOf(Math.min(...load));
+      if (hot === cold || load[hot]! < minImbalance * Math.max(load[cold]!, 1e-3)) return;
+      // The hot thread's partition whose share of its work comes closest to half the gap.
+      const owned = [...this.table.keys()].filter((p) => this.table[p] === hot && done[p]! > 0);
+      if (owned.length < 2) return;
+      const total = owned.reduce((n, p) => n + done[p]!, 0);
+      const want = ((load[hot]! - load[cold]!) / 2 / load[hot]!) * total;
+      const pick = owned.reduce((best, p) => (Math.abs(done[p]! - want) < Math.abs(done[best]! - want) ? p : best));
+      moving = true;
+      this.rebalance(pick, cold)
+        .then(() => this.emit('rebalanced', { partition: pick, from: hot, to: cold, auto: true }))
+        .catch(() => {})
+        .finally(() => (moving = false));
+    }, intervalMs);
+    timer.unref();
+    this.autoBalancer = timer;
+    return () => {
+      clearInterval(timer);
+      if (this.autoBalancer === timer) this.autoBalancer = null;
+    };
+  }
+
+  /** Holds a partition's messages on its thread (in order, in the ring) until resume(); other partitions go on. */
+  async pause(partition: number): Promise<void> {
+    this.checkPartition(partition);
+    while (this.moves.has(partition)) await this.moves.get(partition)!.done;
+    this.paused.add(partition);
+    await this.onThread(this.table[partition]!, (c) => c.pausePartition(partition), () => undefined);
+  }
+
+  async resume(partition: number): Promise<void> {
+    this.checkPartition(partition);
+    if (!this.paused.delete(partition)) return;
+    await this.onThread(this.table[partition]!, (c) => c.resumePartition(partition), () => undefined);
+  }
+
+  /**
+   * Runs every actor kind's `onBroadcast(msg)` once on every thread (config reloads, cache
+   * invalidation), between messages. Resolves when all have returned; messages sent after that
+   * see its effect. Not ordered with messages sent before it that are still in the rings.
+   */
+  async broadcast(msg: unknown): Promise<void> {
+    if (this.closed) throw new RuntimeClosedError('runtime is closed');
+    this.codec.encode(msg); // the same refusals as send (TypeError for a function, ...)
+    await Promise.all(Array.from({ length: this.threads }, (_, t) => this.onThread(t, (c) => c.broadcast(msg), () => undefined)));
+  }
+
+  /**
+   * Each worker's own report (actors per kind, in flight, paused partitions, passivated keys,
+   * heap), over the control plane. `collectGarbage`: each worker runs a full GC first, when the
+   * process runs with --expose-gc (for memory figures; slow).
+   */
+  async snapshots(options: { collectGarbage?: boolean } = {}): Promise<WorkerSnapshot[]> {
+    const collect = options.collectGarbage === true;
+    return Promise.all(Array.from({ length: this.threads }, (_, t) => this.onThread(t, (c) => c.snapshot(collect), () => null))).then((all) =>
+      all.filter((s): s is WorkerSnapshot => s !== null),
+    );
   }
 
   /**
@@ -672,8 +1163,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.report;
   }
 
+  /** After every worker is gone: the main-side ends of their rings and ports. */
+  private closeChannels(): void {
+    for (const replies of this.replies) replies.close();
+    for (const relay of this.relays) relay.close();
+    for (const port of this.controlPorts) port.close();
+  }
+
   private async shutdown(timeoutMs: number | undefined): Promise<CloseReport> {
     this.closed = true;
+    if (this.autoBalancer) clearInterval(this.autoBalancer);
     // Delayed messages are part of what was enqueued: wait until they are due and in the rings.
     const drain = this.delays
       .whenEmpty()
@@ -700,7 +1199,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       void this.exited[t]!.then(() => clearTimeout(timer));
     }
     await Promise.all(this.exited);
-    for (const replies of this.replies) replies.close();
+    this.closeChannels();
     if (drained && !(drained instanceof WorkerExitError)) throw drained;
     return { timedOut: false, unprocessed: 0 };
   }
@@ -744,9 +1243,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           unprocessed++;
         }
       }
-      this.replies[t]!.close();
       this.counters.wakeAll(t);
     }
+    this.closeChannels();
     for (const id of [...this.pendingAsks.keys()]) this.settleAsk(id, false, gone);
     return unprocessed;
   }
@@ -764,24 +1263,66 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         waiting: lane.waitingCount,
         ringUsedBytes: lane.writer.ring.usedBytes(),
         restarts: this.supervisor?.restarts(t) ?? 0,
+        busyMs: Math.round(this.counters.busyMs[t]! * 1000) / 1000,
+        depth: 0,
       });
     }
     const partitions: PartitionStats[] = [];
     let sent = 0;
     let processed = 0;
+    const now = performance.timeOrigin + performance.now();
     for (let p = 0; p < this.partitions; p++) {
       const thread = this.table[p]!;
-      const entry = { partition: p, thread, sent: this.partitionSent[p]!, processed: this.counters.partitionCompleted[p]! };
+      const partitionSent = this.partitionSent[p]!;
+      const partitionProcessed = this.counters.partitionCompleted[p]!;
+      const depth = Math.max(0, partitionSent - partitionProcessed);
+      const lagMs = depth > 0 ? Math.max(0, Math.round(now - this.counters.partitionLastDone[p]!)) : 0;
+      const entry = { partition: p, thread, sent: partitionSent, processed: partitionProcessed, depth, lagMs, moving: this.moves.has(p) };
       partitions.push(entry);
       const ts = threads[thread]!;
       ts.partitions++;
       ts.sent += entry.sent;
       ts.processed += entry.processed;
+      ts.depth += depth;
       sent += entry.sent;
       processed += entry.processed;
     }
     const failed = threads.reduce((n, t) => n + t.failed, 0);
-    return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, delayed: this.delays.size, closed: this.closed };
+    const h = this.pauses.histogram;
+    const ms = (ns: number): number => Math.round(ns / 1000) / 1000;
+    const handoffs = { count: this.pauses.moves, inProgress: this.moves.size, p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue) };
+    return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, delayed: this.delays.size, handoffs, deadLetters: this.deadLetterCount, closed: this.closed };
+  }
+
+  /**
+   * The runtime's metrics in Prometheus text format (version 0.0.4), for a service's `/metrics`:
+   * message counters, backlog gauges per thread and partition, busy time, restarts, dead letters,
+   * and summaries of ask latency (send → reply) and of partition hand-off pauses.
+   */
+  metrics(): string {
+    const s = this.stats();
+    const perThread = (pick: (t: ThreadStats) => number) => s.threads.map((t) => ({ labels: { thread: t.thread }, value: pick(t) }));
+    const perPartition = (pick: (p: PartitionStats) => number) => s.partitions.map((p) => ({ labels: { partition: p.partition, thread: p.thread }, value: pick(p) }));
+    const family = (name: string, help: string, type: MetricFamily['type'], samples: MetricFamily['samples']): MetricFamily => ({ name, help, type, samples });
+    return renderPrometheus([
+      family('ringmaster_threads', 'Worker threads.', 'gauge', [{ value: this.threads }]),
+      family('ringmaster_messages_sent_total', 'Messages (sends, asks, relayed ctx.sends) written for the thread\'s partitions.', 'counter', perThread((t) => t.sent)),
+      family('ringmaster_messages_processed_total', 'Messages whose receive finished.', 'counter', perThread((t) => t.processed)),
+      family('ringmaster_messages_failed_total', 'Sends whose receive failed its last attempt.', 'counter', perThread((t) => t.failed)),
+      family('ringmaster_thread_busy_seconds_total', 'Time the thread spent handling messages.', 'counter', perThread((t) => t.busyMs / 1000)),
+      family('ringmaster_worker_restarts_total', 'Worker restarts after a crash.', 'counter', perThread((t) => t.restarts)),
+      family('ringmaster_ring_used_bytes', 'Bytes in the thread\'s ring not released yet.', 'gauge', perThread((t) => t.ringUsedBytes)),
+      family('ringmaster_sends_waiting', 'send() calls waiting for ring space.', 'gauge', perThread((t) => t.waiting)),
+      family('ringmaster_partition_depth', 'Messages sent to the partition and not processed yet.', 'gauge', perPartition((p) => p.depth)),
+      family('ringmaster_partition_lag_seconds', 'With messages waiting: time since one of the partition\'s messages last finished.', 'gauge', perPartition((p) => p.lagMs / 1000)),
+      family('ringmaster_partition_processed_total', 'Messages processed per partition.', 'counter', perPartition((p) => p.processed)),
+      family('ringmaster_pending_asks', 'Asks waiting for their reply.', 'gauge', [{ value: s.pendingAsks }]),
+      family('ringmaster_delayed_messages', 'Delayed sends not due yet.', 'gauge', [{ value: s.delayed }]),
+      family('ringmaster_dead_letters_total', 'Messages set aside instead of delivered.', 'counter', [{ value: s.deadLetters }]),
+      family('ringmaster_handoffs_total', 'Partition moves completed.', 'counter', [{ value: s.handoffs.count }]),
+      summaryFamily('ringmaster_ask_latency_seconds', 'Ask round trip, send to reply (HDR histogram).', [{ source: histogramQuantiles(this.askLatency) }]),
+      summaryFamily('ringmaster_handoff_pause_seconds', 'How long a moving partition\'s messages were held (HDR histogram).', [{ source: histogramQuantiles(this.pauses.histogram) }]),
+    ]);
   }
 }
 
@@ -792,10 +1333,40 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveOptions(options);
   const table = buildPartitionTable(resolved.mapping, resolved.partitions, resolved.threads);
-  if (!actorFileExists(resolved.actorUrl)) {
-    throw new ActorLoadError(`actor module not found: ${fileURLToPath(resolved.actorUrl)}`);
+  for (const { url } of resolved.kinds) {
+    if (!actorFileExists(url)) throw new ActorLoadError(`actor module not found: ${fileURLToPath(url)}`);
   }
   const runtime = new Runtime(resolved, table);
   await runtime.start();
   return runtime;
+}
+
+/**
+ * One actor kind of a runtime (rt.kind(name)): the runtime's send API, addressed to that kind's
+ * actors. Keys map to partitions exactly as for the runtime: one key of two kinds lives on the
+ * same thread.
+ */
+export class ActorKind {
+  /** @internal use rt.kind(name) */
+  constructor(
+    private readonly runtime: Runtime,
+    readonly name: string,
+    private readonly index: number,
+  ) {}
+
+  trySend(key: Key, msg: unknown, options?: SendOptions): boolean {
+    return this.runtime.trySendTo(this.index, key, msg, options);
+  }
+
+  send(key: Key, msg: unknown, options?: SendOptions): Promise<void> {
+    return this.runtime.sendTo(this.index, key, msg, options);
+  }
+
+  ask<R = unknown>(key: Key, msg: unknown, options?: AskOptions): Promise<R> {
+    return this.runtime.askTo<R>(this.index, key, msg, options);
+  }
+
+  partitionOf(key: Key): number {
+    return this.runtime.partitionOf(key);
+  }
 }

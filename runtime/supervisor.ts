@@ -13,21 +13,22 @@ export interface RestartDecision {
 
 export class RestartPolicy {
   /** Crash times (ms) per thread within the current window. */
-  private readonly crashes: number[][];
+  private readonly crashes: number[][] = [];
   /** Restarts per thread, all time. */
   private readonly total: number[] = [];
 
-  constructor(
-    private readonly options: Required<RestartOptions>,
-    threads: number,
-  ) {
-    this.crashes = Array.from({ length: threads }, () => []);
+  constructor(private readonly options: Required<RestartOptions>) {}
+
+  /** A thread removed by resize: a later thread at its index starts with a clean record. */
+  forget(thread: number): void {
+    this.crashes[thread] = [];
+    this.total[thread] = 0;
   }
 
   /** A thread crashed at `now` (ms): when to restart it, or null to give up. */
   onCrash(thread: number, now: number): RestartDecision | null {
     const { backoffMs, maxBackoffMs, maxRestarts, withinMs } = this.options;
-    const recent = this.crashes[thread]!.filter((t) => now - t < withinMs);
+    const recent = (this.crashes[thread] ?? []).filter((t) => now - t < withinMs);
     recent.push(now);
     this.crashes[thread] = recent;
     if (recent.length > maxRestarts) return null;

@@ -12,12 +12,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
 import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.js';
-import { isDefinedActor, type ActorDefinition } from '../actors/define.js';
+import { deserialize, serialize } from 'node:v8';
+import { isDefinedActor, type ActorDefinition, type ContextSendOptions } from '../actors/define.js';
 import { MessageCodec } from './codec.js';
 import { copyBytes } from './bytes.js';
 import { errorToData, PoisonMessageError } from './errors.js';
-import { KIND_STOP, MessageFrameView, REPLY_ERROR, REPLY_HEADER_BYTES, REPLY_OK, writeReplyHeader } from './frame.js';
-import { Mailboxes, type Completion, type Delivery } from './mailboxes.js';
+import { KEY_UTF16, KIND_STOP, KIND_TELL, MAX_KEY_BYTES, MessageFrameView, REPLY_ERROR, REPLY_HEADER_BYTES, REPLY_OK, writeReplyHeader } from './frame.js';
+import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
+import { Mailboxes, type Completion, type Delivery, type ExportedActor, type ThreadShared } from './mailboxes.js';
+import { Outbox } from './outbox.js';
+import type { OutboundFrame } from './frame-writer.js';
+import { exposeControl, type WorkerControl, type WorkerSnapshot } from './control.js';
 import { SharedCounters } from './shared-counters.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
 
@@ -77,7 +82,10 @@ class InboundLane {
   }
 }
 
-class WorkerHost implements Completion {
+/** Scratch frame for ctx.send (no allocation per message). */
+const sendFrame: OutboundFrame = { kind: KIND_TELL, actorKind: 0, codec: 0, partition: 0, key: '', keyLength: 0, keyHash: 0, askId: 0, payload: new Uint8Array(0), payloadStart: 0, payloadEnd: 0 };
+
+class WorkerHost implements Completion, ThreadShared, WorkerControl {
   private readonly normal: InboundLane;
   /** Drained before `normal`: `{ priority: 'high' }` sends. */
   private readonly high: InboundLane;
@@ -85,8 +93,14 @@ class WorkerHost implements Completion {
   private readonly replies: RingWriter;
   private readonly counters: SharedCounters;
   private readonly codec = new MessageCodec();
-  private readonly mailboxes: Mailboxes;
+  /** One per actor kind, indexed as the frames' actor kind byte. */
+  private readonly kinds: Mailboxes[];
+  private readonly kindIndex = new Map<string, number>();
+  private readonly outbox: Outbox;
   private readonly thread: number;
+  /** ThreadShared: the batch clock and the deliveries in flight over all kinds. */
+  now = performance.now();
+  inFlight = 0;
   private completed: number;
   private failed: number;
   private stopping = false;
@@ -95,9 +109,9 @@ class WorkerHost implements Completion {
   /** Poison messages, as `${lane}:${seq}` (WorkerInit.skip). */
   private readonly skip = new Set(init.skip);
 
-  constructor(definition: ActorDefinition<unknown, unknown, unknown>) {
+  constructor(definitions: ActorDefinition<unknown, unknown, unknown>[]) {
     this.thread = init.thread;
-    this.counters = new SharedCounters(init.counters, init.threads, init.partitions);
+    this.counters = new SharedCounters(init.counters, init.partitions);
     // A restarted worker goes on from what its predecessor published (all 0 for a first start).
     this.normal = new InboundLane(0, init.inbound, this.counters.watermark(this.thread, 0));
     this.high = new InboundLane(1, init.inboundHigh, this.counters.watermark(this.thread, 1));
@@ -106,13 +120,31 @@ class WorkerHost implements Completion {
     this.replies.endWaitForSpace(); // a crashed predecessor may have died waiting for reply space
     this.completed = this.counters.completed(this.thread);
     this.failed = this.counters.failed(this.thread);
-    this.mailboxes = new Mailboxes(definition, init.thread, this, init.retry, init.restarts);
+    this.outbox = new Outbox(init.outbox, this.counters.produced(this.thread));
+    this.kinds = definitions.map((d, i) => {
+      this.kindIndex.set(init.kinds[i]!, i);
+      return new Mailboxes(init.kinds[i]!, d, init.thread, this, init.retry, init.restarts, this);
+    });
+    this.startPassivation(definitions);
+  }
+
+  /** Sweeps idle keys of the kinds that passivate, at half their idle time (at least every 10 ms apart). */
+  private startPassivation(definitions: ActorDefinition<unknown, unknown, unknown>[]): void {
+    definitions.forEach((d, i) => {
+      if (d.passivateAfterMs === undefined) return;
+      const timer = setInterval(() => {
+        this.now = performance.now();
+        this.kinds[i]!.passivateIdle();
+      }, Math.max(10, d.passivateAfterMs / 2));
+      timer.unref(); // the control port keeps this thread alive; the sweep must not
+    });
   }
 
   /** Consumes until both rings are dry and the thread should wait; see the module comment. */
   readonly pump = (): void => {
     const { normal, high } = this;
     const started = performance.now();
+    this.now = started;
     let handled = 0;
     for (;;) {
       // The high lane first, every time: a high frame waits at most for the one frame in hand.
@@ -128,25 +160,41 @@ class WorkerHost implements Completion {
         this.handleFrame(lane, at, lane.reader.frameLength, frameStart);
         if (this.stopping) return;
         handled++;
-        if (this.mailboxes.inFlight > 0 && handled % ASYNC_BATCH === 0) return this.yieldTurn();
+        if (this.inFlight > 0 && handled % ASYNC_BATCH === 0) return this.yieldTurn(started);
         if ((handled & 255) === 0) {
           this.publishProgress();
-          if (performance.now() - started > SLICE_MS) return this.yieldTurn();
+          const now = performance.now();
+          this.now = now;
+          // Control-plane calls (an alert) wait for our event loop: give it a turn soon.
+          if (now - started > SLICE_MS || normal.reader.takeAlert()) return this.yieldTurn(started);
         }
         continue;
       }
       this.publishProgress();
-      if (this.mailboxes.inFlight > 0) {
-        // Promise continuations run only when we return to the event loop.
-        void parkAsync(normal.reader, init.idleTurnMs, high.reader).then(this.pump);
+      if (normal.reader.takeAlert()) return this.yieldTurn(started);
+      if (this.inFlight > 0 || this.outbox.overflowCount > 0) {
+        // Promise continuations run only when we return to the event loop; overflowing ctx.sends
+        // retry on a short timer.
+        this.addBusy(started);
+        void parkAsync(normal.reader, this.outbox.overflowCount > 0 ? 1 : init.idleTurnMs, high.reader).then(this.pump);
         return;
       }
       if (spinForData(normal.reader, init.spinIterations, high.reader)) continue;
-      if (parkSync(normal.reader, init.idleTurnMs, high.reader) === 'timed-out') return this.yieldTurn();
+      this.addBusy(started);
+      const outcome = parkSync(normal.reader, init.idleTurnMs, high.reader);
+      if (outcome === 'timed-out' || normal.reader.takeAlert()) return this.yieldTurn(-1);
+      this.now = performance.now();
+      return this.pump(); // a fresh busy-time interval
     }
   };
 
-  private yieldTurn(): void {
+  /** Counts the time since `started` as busy (started < 0: already counted). */
+  private addBusy(started: number): void {
+    if (started >= 0) this.counters.busyMs[this.thread]! += performance.now() - started;
+  }
+
+  private yieldTurn(started: number): void {
+    this.addBusy(started);
     this.publishProgress();
     setImmediate(this.pump);
   }
@@ -176,9 +224,15 @@ class WorkerHost implements Completion {
       this.setAside(where, partition, f.key(bytes));
       return;
     }
-    const actor = this.mailboxes.actorFor(f.keyHash, bytes, f.keyStart, f.keyLength, f.keyUtf16, partition);
+    const mailboxes = this.kinds[f.actorKind];
+    if (mailboxes === undefined) {
+      where.attempt = 1;
+      this.done(where, partition, f.key(bytes), false, new RangeError(`frame names actor kind ${f.actorKind}, which this runtime does not have`), false);
+      return;
+    }
+    const actor = mailboxes.actorFor(f.keyHash, bytes, f.keyStart, f.keyLength, f.keyUtf16, partition);
     this.counters.setCurrent(this.thread, lane.index, seq); // the suspect, should this thread die now
-    this.mailboxes.deliver(actor, where);
+    mailboxes.deliver(actor, where);
   }
 
   /** A poison message: reported as a dead letter, not delivered; an ask gets a PoisonMessageError. */
@@ -199,6 +253,8 @@ class WorkerHost implements Completion {
   done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void {
     this.completed = (this.completed + 1) | 0;
     this.counters.partitionCompleted[partition]!++;
+    if (wasPending) this.now = performance.now(); // async completions come between batches
+    this.counters.partitionLastDone[partition] = performance.timeOrigin + this.now;
     if (delivery.askId !== 0) this.reply(delivery.askId, ok, value);
     else if (!ok) {
       this.failed = (this.failed + 1) | 0;
@@ -213,7 +269,97 @@ class WorkerHost implements Completion {
 
   /** Releases each ring's space up to its oldest unfinished frame and publishes the counters. */
   private publishProgress(): void {
-    this.counters.publish(this.thread, this.normal.progress(), this.high.progress(), this.completed, this.failed);
+    // The outbox first: a message's ctx.sends are visible (and counted) before the message counts
+    // done. While some wait in memory (outbox full), nothing is released: a crash now must replay
+    // the messages that sent them.
+    this.outbox.flush();
+    if (this.outbox.overflowCount > 0) return;
+    this.counters.publish(this.thread, this.normal.progress(), this.high.progress(), this.completed, this.failed, this.outbox.produced);
+  }
+
+  // ---- ctx.send (ThreadShared) ----------------------------------------------------------------
+
+  send(fromKind: string, key: Key, msg: unknown, options: ContextSendOptions | undefined): void {
+    const kindName = options?.kind ?? fromKind;
+    const actorKind = this.kindIndex.get(kindName);
+    if (actorKind === undefined) throw new TypeError(`ctx.send: no actor kind '${String(kindName)}' in this runtime (kinds: ${init.kinds.join(', ')})`);
+    const keyString = keyToString(key);
+    const keyHash = fnv1a32(keyString);
+    const keyUtf16 = lastHadLoneSurrogate;
+    const keyLength = keyUtf16 ? keyString.length * 2 : lastUtf8Length;
+    if (keyLength > MAX_KEY_BYTES) throw new RangeError(`key of ${keyLength} bytes is longer than the ${MAX_KEY_BYTES} allowed`);
+    const codec = this.codec;
+    const payload = codec.encode(msg);
+    this.outbox.checkSize(keyLength, codec.lastEnd - codec.lastStart);
+    const f = sendFrame;
+    f.actorKind = actorKind;
+    f.codec = keyUtf16 ? codec.lastCodec | KEY_UTF16 : codec.lastCodec;
+    f.partition = keyHash % init.partitions;
+    f.key = keyString;
+    f.keyLength = keyLength;
+    f.keyHash = keyHash;
+    f.payload = payload;
+    f.payloadStart = codec.lastStart;
+    f.payloadEnd = codec.lastEnd;
+    this.outbox.send(f);
+  }
+
+  // ---- control plane (WorkerControl, over comlink) ----------------------------------------------
+
+  snapshot(collectGarbage = false): WorkerSnapshot {
+    if (collectGarbage) (globalThis as { gc?: () => void }).gc?.();
+    const actors: Record<string, number> = {};
+    let passivated = 0;
+    const paused = new Set<number>();
+    for (const kind of this.kinds) {
+      actors[kind.kind] = kind.size;
+      passivated += kind.passivated;
+      for (const p of kind.pausedPartitions()) paused.add(p);
+    }
+    return { thread: this.thread, actors, inFlight: this.inFlight, paused: [...paused], passivated, outboxOverflow: this.outbox.overflowCount, heapUsedBytes: process.memoryUsage().heapUsed };
+  }
+
+  exportPartition(partition: number): Uint8Array {
+    const exported = this.kinds.map((kind) => kind.exportPartition(partition));
+    let data: Buffer;
+    try {
+      data = serialize(exported);
+    } catch (error) {
+      const e = error as Error;
+      this.kinds.forEach((kind, i) => kind.restorePartition(partition, exported[i]!));
+      throw new TypeError(`partition ${partition} cannot move: a key's state is not structured-clone-able (${e.message}); give the actor exportState/importState`);
+    }
+    for (const kind of this.kinds) kind.dropPartition(partition); // only once nothing can fail any more
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  importPartition(partition: number, data: Uint8Array): number {
+    const exported = deserialize(data) as ExportedActor[][];
+    let count = 0;
+    exported.forEach((actors, i) => {
+      this.kinds[i]!.importPartition(partition, actors);
+      count += actors.length;
+    });
+    return count;
+  }
+
+  pausePartition(partition: number): void {
+    for (const kind of this.kinds) kind.pausePartition(partition);
+  }
+
+  resumePartition(partition: number): void {
+    this.now = performance.now();
+    for (const kind of this.kinds) kind.resumePartition(partition);
+    this.publishProgress();
+  }
+
+  async broadcast(msg: unknown): Promise<void> {
+    const runs: unknown[] = [];
+    for (const kind of this.kinds) {
+      const hook = kind.definition.onBroadcast;
+      if (hook) runs.push(hook.call(kind.definition, msg, { thread: this.thread, kind: kind.kind }));
+    }
+    await Promise.all(runs);
   }
 
   private reply(askId: number, ok: boolean, value: unknown): void {
@@ -259,14 +405,26 @@ class WorkerHost implements Completion {
 }
 
 async function main(): Promise<void> {
-  let definition: ActorDefinition<unknown, unknown, unknown>;
-  try {
-    definition = await loadActor(init.actorUrl);
-  } catch (error) {
-    post({ type: 'loadError', error: errorToData(error) });
-    return;
+  const definitions: ActorDefinition<unknown, unknown, unknown>[] = [];
+  for (const url of init.actorUrls) {
+    try {
+      definitions.push(await loadActor(url));
+    } catch (error) {
+      post({ type: 'loadError', url, error: errorToData(error) });
+      return;
+    }
   }
-  const host = new WorkerHost(definition);
+  const host = new WorkerHost(definitions);
+  // Only the control methods go on the port (not the whole host).
+  const control: WorkerControl = {
+    snapshot: (collect) => host.snapshot(collect),
+    exportPartition: (p) => host.exportPartition(p),
+    importPartition: (p, data) => host.importPartition(p, data),
+    pausePartition: (p) => host.pausePartition(p),
+    resumePartition: (p) => host.resumePartition(p),
+    broadcast: (msg) => host.broadcast(msg),
+  };
+  exposeControl(control, init.control);
   // A ref'd listener keeps this thread's event loop alive while it waits with Atomics.waitAsync
   // (a pending waitAsync alone does not, in Node 20).
   port.on('message', () => {});

@@ -8,6 +8,7 @@
  *   256    consumer parked (i32 flag, consumer sets, producer clears and notifies)
  *   384    producer parked (i32 flag, producer sets, consumer clears and notifies)
  *   448    doorbell (i32, bumped by a producer that wakes the parked consumer; what it waits on)
+ *   480    alert (i32 flag: someone wants the consumer's attention outside the frame stream)
  *   512    data: `capacity` bytes, capacity a power of two
  *
  * Each control word has its own 128-byte slot (two cache lines, as Agrona does) so the producer
@@ -32,6 +33,7 @@ export const READ_INDEX = 32; // byte 128
 export const CONSUMER_PARKED_INDEX = 64; // byte 256
 export const PRODUCER_PARKED_INDEX = 96; // byte 384
 export const DOORBELL_INDEX = 112; // byte 448
+export const ALERT_INDEX = 120; // byte 480
 export const RING_HEADER_BYTES = 512;
 const FRAME_HEADER_BYTES = 4;
 const SKIP_MARKER = -1;
@@ -68,6 +70,17 @@ export class RingBuffer {
     // Any frame of at most capacity/2 bytes fits into an empty ring whatever the position,
     // either in the tail or (after a skip marker) at offset 0.
     this.maxFrameBytes = capacity / 2 - FRAME_HEADER_BYTES;
+  }
+
+  /**
+   * Asks the consumer for its attention (e.g. control-plane work waiting on its event loop): sets
+   * the alert flag, then rings the doorbell, so a parked consumer wakes and a consumer about to
+   * park sees the flag (prepareToPark re-checks it after reading the doorbell). Any thread may call it.
+   */
+  alert(): void {
+    Atomics.store(this.control, ALERT_INDEX, 1);
+    Atomics.add(this.control, DOORBELL_INDEX, 1);
+    Atomics.notify(this.control, DOORBELL_INDEX);
   }
 
   /** Bytes published and not yet released. May be stale by the time the caller uses it. */
@@ -330,7 +343,8 @@ export class RingReader {
   /**
    * Announces that the consumer is about to park, and returns the doorbell value to wait on (the
    * doorbell of this ring's control words), or null if a frame arrived meanwhile, here or on
-   * `other` (a ring whose writer was told to wake this one: RingWriter's `parksOn`).
+   * `other` (a ring whose writer was told to wake this one: RingWriter's `parksOn`), or an alert
+   * is up (see RingBuffer.alert; the caller takes it with takeAlert).
    * Order: flag, then doorbell, then the write counters. A producer stores its counter before it
    * checks the flag; if it took the flag it bumps the doorbell after. So either we see its frame
    * here, or the bell we wait on has moved (the wait returns at once) or will move (it wakes us).
@@ -339,11 +353,17 @@ export class RingReader {
     const control = this.ring.control;
     Atomics.store(control, CONSUMER_PARKED_INDEX, 1);
     const bell = Atomics.load(control, DOORBELL_INDEX);
-    if (this.hasMore() || (other !== null && other.hasMore())) {
+    if (this.hasMore() || (other !== null && other.hasMore()) || Atomics.load(control, ALERT_INDEX) !== 0) {
       Atomics.store(control, CONSUMER_PARKED_INDEX, 0);
       return null;
     }
     return bell;
+  }
+
+  /** Consumer side: true once per alert() (clears the flag). A plain load first: it is checked often. */
+  takeAlert(): boolean {
+    const control = this.ring.control;
+    return Atomics.load(control, ALERT_INDEX) !== 0 && Atomics.exchange(control, ALERT_INDEX, 0) !== 0;
   }
 
   /** Clears the parked flag after a wait ended (woken, timed out, or not needed). */

@@ -2,7 +2,8 @@
  * The W1 actor for ringmaster: one state per key (count, sum, seqSum; see ../w1.ts) kept by the
  * runtime in ctx.state. Every state is also registered by key number in this thread's W1Tally, so
  * the whole thread's result can be read back with a few asks ({ op: 'totals', from, to }) instead
- * of one ask per key.
+ * of one ask per key. When a key's partition moves to another thread, its state leaves this
+ * thread's tally and joins the new one's (exportState/importState).
  */
 import { defineActor } from '../../index.js';
 import { applyW1, W1Tally, type KeyTally, type W1Message, type W1Totals } from '../w1.js';
@@ -25,6 +26,11 @@ const tally = new W1Tally();
 
 export default defineActor<KeyTally, W1ActorMsg, W1Totals | W1KeyReply | undefined>({
   init: (key) => tally.stateFor(key),
+  exportState(state) {
+    tally.forget(state.key);
+    return state;
+  },
+  importState: (data) => tally.adopt(data as KeyTally),
   receive(msg, ctx) {
     if (msg.op === undefined) {
       applyW1(ctx.state, msg);
