@@ -32,3 +32,7 @@ export type { CloseOnSignalOptions } from './runtime/signals.js';
 export { defineActor } from './actors/define.js';
 export type { ActorContext, ActorDefinition, DefinedActor, RetryPolicy, ContextSendOptions, BroadcastContext } from './actors/define.js';
 export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExitError, PoisonMessageError } from './runtime/errors.js';
+export { connectCluster, ClusterNode, ClusterUnavailableError } from './cluster/cluster.js';
+export type { ClusterOptions, ClusterStats, ClusterEvents } from './cluster/cluster.js';
+export type { EncryptionKey } from './cluster/encryption.js';
+export type { ClusterEngine, LogEntry } from './cluster/engine.js';

@@ -1,10 +1,13 @@
 /**
  * The control plane: each worker exposes a small API over its own MessageChannel with comlink,
- * off the hot path (hand-off steps, pause/resume, snapshots, broadcasts).
+ * off the hot path (hand-off steps, snapshots, broadcasts). Pausing a partition is main-side
+ * (its messages wait on the main thread): a worker holding them would hold their ring space,
+ * and with it every other partition of its thread.
  *
  * A worker runs control calls on its event loop, which it may not turn for up to idleTurnMs while
  * parked on its ring: every call from the main thread also raises the ring's alert (see
- * RingBuffer.alert), so the worker yields to its event loop at once.
+ * RingBuffer.alert), so the worker yields to its event loop at once when parked, and after the
+ * message in hand when busy.
  */
 import * as Comlink from 'comlink';
 import adapter from 'comlink/dist/umd/node-adapter.js';
@@ -18,8 +21,6 @@ export interface WorkerSnapshot {
   actors: Record<string, number>;
   /** Deliveries started and not finished (async receives and messages queued behind them). */
   inFlight: number;
-  /** Partitions paused on this thread. */
-  paused: number[];
   /** Keys passivated since the worker started. */
   passivated: number;
   /** Actor-to-actor messages waiting in this worker's memory for outbox ring space. */
@@ -38,9 +39,6 @@ export interface WorkerControl {
   exportPartition(partition: number): Uint8Array;
   /** Hand-off, step 2 (on the new thread): installs the actors exported by step 1, activated. */
   importPartition(partition: number, actors: Uint8Array): number;
-  /** Messages for the partition wait (in order) until resume; others go on. */
-  pausePartition(partition: number): void;
-  resumePartition(partition: number): void;
   /** Runs every actor kind's onBroadcast hook with the message; resolves when all returned. */
   broadcast(msg: unknown): Promise<void>;
 }

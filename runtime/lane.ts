@@ -145,7 +145,9 @@ export class OutboundLane {
           frame.resolve();
           continue;
         }
-        await waitForSpaceAsync(this.writer, MESSAGE_HEADER_BYTES + frame.keyLength + frame.payloadEnd, SPACE_WAIT_TIMEOUT_MS);
+        // + 7: the padding an aligned large frame may need (see tryClaimAligned); waiting for less
+        // could return at once, again and again, with the frame still not fitting.
+        await waitForSpaceAsync(this.writer, MESSAGE_HEADER_BYTES + frame.keyLength + frame.payloadEnd - frame.payloadStart + 7, SPACE_WAIT_TIMEOUT_MS);
       }
     } finally {
       if (this.head >= this.waiting.length) {

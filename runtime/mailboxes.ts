@@ -103,8 +103,6 @@ export class Mailboxes {
   private readonly actors = new Map<number, KeyActor>();
   /** Actors by partition: what a hand-off moves. */
   private readonly byPartition = new Map<number, Set<KeyActor>>();
-  /** Partitions whose messages wait (pausePartition). */
-  private readonly paused = new Set<number>();
   private count = 0;
   /** Keys dropped by passivation so far. */
   passivated = 0;
@@ -212,25 +210,18 @@ export class Mailboxes {
   /** Hand-off, on the new thread: the exported actors, activated with their state. */
   importPartition(partition: number, actors: readonly ExportedActor[]): void {
     const { importState } = this.definition;
-    for (const moved of actors) {
-      const actor = this.add(moved.keyHash, moved.keyBytes, moved.keyUtf16, partition);
-      actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
-      actor.activated = true;
+    const added: KeyActor[] = [];
+    try {
+      for (const moved of actors) {
+        const actor = this.add(moved.keyHash, moved.keyBytes, moved.keyUtf16, partition);
+        added.push(actor);
+        actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
+        actor.activated = true;
+      }
+    } catch (error) {
+      for (const actor of added) this.remove(actor); // all or nothing: the move goes back
+      throw error;
     }
-  }
-
-  pausePartition(partition: number): void {
-    this.paused.add(partition);
-  }
-
-  /** Runs what waited while the partition was paused, key by key in arrival order. */
-  resumePartition(partition: number): void {
-    if (!this.paused.delete(partition)) return;
-    for (const actor of [...(this.byPartition.get(partition) ?? [])]) if (!actor.busy) this.runQueued(actor);
-  }
-
-  pausedPartitions(): number[] {
-    return [...this.paused];
   }
 
   /**
@@ -263,7 +254,7 @@ export class Mailboxes {
   /** Hands a message to its key's actor: runs it now, or queues it behind the key's pending one. */
   deliver(actor: KeyActor, delivery: Delivery): void {
     actor.lastUsed = this.shared.now;
-    if (actor.busy || (this.paused.size > 0 && this.paused.has(actor.ctx.partition))) {
+    if (actor.busy) {
       this.markPending(delivery);
       (actor.mailbox ??= []).push(delivery);
       return;
@@ -325,7 +316,7 @@ export class Mailboxes {
   /** Runs what queued up behind the key's last message, until one goes async (or retries) again. */
   private runQueued(actor: KeyActor): void {
     const mailbox = actor.mailbox;
-    while (mailbox !== null && mailbox.length > 0 && !actor.busy && !this.paused.has(actor.ctx.partition)) this.run(actor, mailbox.shift()!, true);
+    while (mailbox !== null && mailbox.length > 0 && !actor.busy) this.run(actor, mailbox.shift()!, true);
   }
 
   /**

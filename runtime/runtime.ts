@@ -57,7 +57,9 @@ export interface AskOptions {
 export interface ThreadStats {
   thread: number;
   partitions: number;
+  /** Messages sent to the partitions it owns now (their history moves with them; see written). */
   sent: number;
+  /** Messages processed of the partitions it owns now (see completed). */
   processed: number;
   failed: number;
   /** send() calls waiting for ring space. */
@@ -70,6 +72,10 @@ export interface ThreadStats {
   busyMs: number;
   /** Messages sent to its partitions and not processed yet. */
   depth: number;
+  /** Messages written to its rings, all time (monotonic: not moved with partitions). */
+  written: number;
+  /** Messages its workers finished, all time (monotonic; a crash's redeliveries count again). */
+  completed: number;
 }
 
 export interface PartitionStats {
@@ -77,12 +83,18 @@ export interface PartitionStats {
   thread: number;
   sent: number;
   processed: number;
-  /** Messages sent and not processed yet (in its rings, waiting for space, or held while it moves). */
+  /**
+   * Messages sent and not processed yet (in its rings, waiting for space, or held while it moves
+   * or is paused). After a worker crash, redelivered messages count as processed twice, so this
+   * can read low until the counts catch up (it never goes below 0).
+   */
   depth: number;
   /** With messages waiting: ms since one of its messages last finished (0 when none wait). */
   lagMs: number;
   /** It is moving to another thread right now. */
   moving: boolean;
+  /** pause()d: its new messages wait on the main thread. */
+  paused: boolean;
 }
 
 /** A plain, JSON-serializable snapshot. */
@@ -98,8 +110,8 @@ export interface RuntimeStats {
   pendingAsks: number;
   /** Delayed sends not due yet. */
   delayed: number;
-  /** Partition moves done so far and the pause they held their partition (ms). */
-  handoffs: { count: number; inProgress: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Partition moves completed so far, failed ones, and the pause they held their partition (ms). */
+  handoffs: { count: number; failed: number; inProgress: number; p50Ms: number; p99Ms: number; maxMs: number };
   /** Dead letters so far (all time; rt.deadLetters() keeps the last 1000). */
   deadLetters: number;
   closed: boolean;
@@ -287,8 +299,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly pendingAsks = new Map<number, PendingAsk>();
   /** Partitions being moved to another thread, and what waits for them. */
   private readonly moves = new Map<number, Move>();
-  /** Partitions paused with pause(). */
-  private readonly paused = new Set<number>();
+  /** Partitions paused with pause(): their messages wait here until resume(). */
+  private readonly pausedHolds = new Map<number, Move>();
+  /** Per thread: resolvers of control calls in flight, run when its worker exits. */
+  private readonly controlWaiters: Set<() => void>[] = [];
+  /** Partition moves that failed (the partition stayed where it was). */
+  private failedMoves = 0;
   /** Serializes topology changes (setMapping, resize): one at a time. */
   private topologyChange: Promise<unknown> = RESOLVED;
   private readonly pauses = new HandoffPauses();
@@ -373,6 +389,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.suspects.push({ frame: '', crashes: 0 });
     this.stopSent.push(false);
     this.lastError.push(undefined);
+    this.controlWaiters.push(new Set());
     return this.spawn(t);
   }
 
@@ -426,6 +443,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         else this.lastError[thread] = error; // 'exit' follows
       });
       worker.on('exit', (exitCode) => {
+        if (worker === this.workers[thread]) for (const wake of [...(this.controlWaiters[thread] ?? [])]) wake();
         if (!started) reject(new ActorLoadError(`worker ${thread} exited (code ${exitCode}) before loading the actor module`));
         else if (worker === this.workers[thread]) this.onWorkerGone(thread, exitCode);
       });
@@ -486,7 +504,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // The rings, their counters and their unreleased frames stay: the new worker resumes there.
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      if (this.failure || this.lanes[thread]!.dead) return;
+      // Gone meanwhile: the runtime gave up, or resize removed the thread (a later thread at the
+      // same index has other rings).
+      if (this.failure || this.lanes[thread] !== lane || lane.dead) return;
       this.inits[thread]!.restarts++; // the replacement's ctx.restarts
       this.spawn(thread).then(
         () => {
@@ -631,7 +651,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     frame.payload = payload;
     frame.payloadStart = codec.lastStart;
     frame.payloadEnd = codec.lastEnd;
-    return this.moves.size > 0 ? (this.moves.get(partition) ?? lane) : lane;
+    return this.moves.size > 0 || this.pausedHolds.size > 0 ? (this.holdOf(partition) ?? lane) : lane;
+  }
+
+  /** Where a partition's messages wait instead of being written: its move, or its pause. */
+  private holdOf(partition: number): Move | undefined {
+    return this.moves.get(partition) ?? this.pausedHolds.get(partition);
   }
 
   // ---- sending -------------------------------------------------------------------------------
@@ -742,7 +767,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.nextAskId = this.nextAskId >= 0xffffffff ? 1 : this.nextAskId + 1;
     const frame = this.frame;
     frame.askId = askId;
-    const thread = target instanceof Move ? target.to : this.table[frame.partition]!;
+    // A held ask is on no thread yet (-1): a thread given up meanwhile does not reject it.
+    const thread = target instanceof Move ? -1 : this.table[frame.partition]!;
     const promise = new Promise<R>((resolve, reject) => {
       const pending: PendingAsk = { resolve: resolve as (v: unknown) => void, reject, thread, timer: undefined, signal: options.signal, onAbort: undefined, sentAt: performance.now() };
       if (options.timeoutMs !== undefined) {
@@ -800,9 +826,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * a relayed ctx.send): now, behind what waits in its lane, or held while its partition moves.
    */
   private forward(frame: OutboundFrame, high: boolean): void {
-    const move = this.moves.get(frame.partition);
-    if (move) {
-      move.hold(frame, high);
+    const hold = this.holdOf(frame.partition);
+    if (hold) {
+      hold.hold(frame, high);
       return;
     }
     const thread = this.table[frame.partition]!;
@@ -827,7 +853,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly routeEncoded = (bytes: Buffer, at: number, length: number): void => {
     const partition = readU16(bytes, at + 2);
     this.partitionSent[partition]!++;
-    if (!this.moves.has(partition)) {
+    if (this.holdOf(partition) === undefined) {
       const lane = this.lanes[this.table[partition]!]!;
       if (lane.dead || lane.tryWriteEncoded(bytes, at, length)) return;
     }
@@ -842,12 +868,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   async drain(): Promise<void> {
     for (;;) {
-      await Promise.all([...this.moves.values()].map((m) => m.done));
+      await Promise.all([...this.moves.values(), ...this.pausedHolds.values()].map((m) => m.done));
       const waits: Promise<void>[] = [];
       for (let t = 0; t < this.threads; t++) waits.push(this.drainThread(t));
       await Promise.all(waits);
       // What those messages sent on: relayed by now, or soon (then drain the lanes again).
-      let quiet = this.moves.size === 0;
+      let quiet = this.moves.size === 0 && this.pausedHolds.size === 0;
       const relayWaits: Promise<void>[] = [];
       for (let t = 0; t < this.threads; t++) {
         const produced = this.counters.produced(t);
@@ -904,20 +930,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       if (current === undefined) break;
       await current.done; // one move of a partition at a time
     }
+    this.checkThread(thread); // again: resize may be removing it by now
     if (this.table[partition] === thread) return;
-    if (this.paused.has(partition)) throw new RangeError(`partition ${partition} is paused: resume() it before moving it`);
     const move = new Move(partition, thread, this.options.ringBytes);
     this.moves.set(partition, move);
+    let moved = false;
     try {
       const from = this.table[partition]!;
       const state = await this.takePartition(from, partition);
-      await this.onThread(thread, (c) => c.importPartition(partition, state), () => 0);
+      try {
+        await this.onThread(thread, (c) => c.importPartition(partition, state), 'retry');
+      } catch (error) {
+        // The state goes back where it came from; the partition stays there.
+        await this.onThread(from, (c) => c.importPartition(partition, state), 'retry').catch(() => {});
+        throw error;
+      }
       this.table[partition] = thread;
+      moved = true;
     } finally {
       this.moves.delete(partition);
-      // Everything held, in order, to wherever the partition is now (the old thread if it failed).
+      // Everything held, in order, to wherever the partition is now (the old thread if it
+      // failed), or into its pause hold.
       for (const { frame, high } of move.held) this.forward(frame, high);
-      this.pauses.record(performance.now() - move.started);
+      if (moved) this.pauses.record(performance.now() - move.started);
+      else this.failedMoves++;
       move.finish();
     }
   }
@@ -931,28 +967,41 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (;;) {
       await this.drainThread(from);
       const state = await this.onThread(from, (c) => c.exportPartition(partition), () => null);
-      if (state !== null) return state;
+      if (state !== null) return state; // else `from` crashed: drain its replacement, and again
     }
   }
 
   /**
    * Runs a control call on thread t's worker. Should the worker die first, waits for its
-   * replacement and returns `onCrash()` (the call's effect on the dead worker is gone with it).
+   * replacement, then calls again (`'retry'`) or returns `onCrash()` (the call's effect on the
+   * dead worker is gone with it). Rejects when the thread is given up or removed.
    */
-  private async onThread<T>(thread: number, call: (control: RemoteControl) => Promise<T>, onCrash: () => T): Promise<T> {
-    const worker = this.workers[thread]!;
-    const exited = this.exited[thread]!.then(() => CRASHED);
-    const outcome = await Promise.race([call(this.controls[thread]!), exited]);
-    if (outcome !== CRASHED) return outcome as T;
-    if (this.failure) throw this.failure;
-    if (this.lanes[thread]!.dead) throw this.lanes[thread]!.dead;
-    await this.whenReplaced(thread, worker);
-    return onCrash();
+  private async onThread<T>(thread: number, call: (control: RemoteControl) => Promise<T>, onCrash: (() => T) | 'retry'): Promise<T> {
+    for (;;) {
+      if (thread >= this.threads) throw new RangeError(`thread ${thread} was removed`);
+      if (this.failure) throw this.failure;
+      if (this.lanes[thread]!.dead) throw this.lanes[thread]!.dead;
+      const worker = this.workers[thread]!;
+      const waiters = this.controlWaiters[thread]!;
+      let wake!: () => void;
+      const crashed = new Promise<typeof CRASHED>((resolve) => (wake = () => resolve(CRASHED)));
+      waiters.add(wake);
+      let outcome: T | typeof CRASHED;
+      try {
+        outcome = await Promise.race([call(this.controls[thread]!), crashed]);
+      } finally {
+        waiters.delete(wake); // nothing stays attached to long-lived promises (one call, one waiter)
+      }
+      if (outcome !== CRASHED) return outcome;
+      await this.whenReplaced(thread, worker);
+      if (onCrash !== 'retry') return onCrash();
+    }
   }
 
   /** Resolves once thread t runs a worker other than `old` that is ready (a restart). */
   private async whenReplaced(thread: number, old: Worker): Promise<void> {
     while (this.workers[thread] === old) {
+      if (thread >= this.threads) throw new RangeError(`thread ${thread} was removed`);
       if (this.failure) throw this.failure;
       if (this.lanes[thread]!.dead) throw this.lanes[thread]!.dead;
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -995,7 +1044,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     return this.changeTopology(async () => {
       const before = this.threads;
-      if (threads > before) await Promise.all(Array.from({ length: threads - before }, () => this.addThread()));
+      if (threads > before) {
+        for (let t = before; t < threads; t++) {
+          try {
+            await this.addThread();
+          } catch (error) {
+            await this.forgetLastThread(); // a thread that did not start is not left behind
+            throw error;
+          }
+        }
+      }
       const mapping = Array.isArray(this.currentMapping) ? 'modulo' : this.currentMapping;
       if (threads < before) this.keepThreads = threads;
       try {
@@ -1010,6 +1068,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         }
         for (let t = this.threads - 1; t >= threads; t--) await this.removeLastThread();
       } finally {
+        await Promise.allSettled([...this.moves.values()].map((m) => m.done));
         this.keepThreads = Infinity;
       }
     });
@@ -1049,11 +1108,23 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await this.exited[t];
     clearTimeout(timer);
     this.relays[t]!.readNow(); // its last ctx.sends go on
-    this.relays[t]!.close();
-    this.replies[t]!.close();
-    this.controlPorts[t]!.close();
+    await this.forgetLastThread();
+  }
+
+  /** Drops the highest thread's main-side state (its worker has exited, or never started). */
+  private async forgetLastThread(): Promise<void> {
+    const t = this.threads - 1;
+    const worker = this.workers[t];
+    if (worker) {
+      this.stopSent[t] = true;
+      await worker.terminate();
+      await this.exited[t];
+    }
+    this.relays[t]?.close();
+    this.replies[t]?.close();
+    this.controlPorts[t]?.close();
     this.supervisor?.forget(t);
-    for (const list of [this.lanes, this.highLanes, this.replies, this.relays, this.inits, this.workers, this.controls, this.controlPorts, this.exited, this.ready, this.stopSent, this.lastError, this.suspects]) {
+    for (const list of [this.lanes, this.highLanes, this.replies, this.relays, this.inits, this.workers, this.controls, this.controlPorts, this.exited, this.ready, this.stopSent, this.lastError, this.suspects, this.controlWaiters]) {
       list.length = t;
     }
   }
@@ -1103,18 +1174,41 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
   }
 
-  /** Holds a partition's messages on its thread (in order, in the ring) until resume(); other partitions go on. */
-  async pause(partition: number): Promise<void> {
+  /**
+   * Holds a partition's messages from now on, on the main thread and in order, until resume();
+   * what is already in its thread's ring still runs, and every other partition goes on. Bounded
+   * like a move's hold: trySend says false, send() waits past `ringBytes` held. drain() and close()
+   * wait for paused messages (close() resumes first). A paused partition can still move.
+   */
+  pause(partition: number): void {
     this.checkPartition(partition);
-    while (this.moves.has(partition)) await this.moves.get(partition)!.done;
-    this.paused.add(partition);
-    await this.onThread(this.table[partition]!, (c) => c.pausePartition(partition), () => undefined);
+    if (this.closed) throw new RuntimeClosedError('runtime is closed');
+    if (!this.pausedHolds.has(partition)) this.pausedHolds.set(partition, new Move(partition, -1, this.options.ringBytes));
   }
 
-  async resume(partition: number): Promise<void> {
+  /** Lets a paused partition's held messages go (in order) to its thread. */
+  resume(partition: number): void {
     this.checkPartition(partition);
-    if (!this.paused.delete(partition)) return;
-    await this.onThread(this.table[partition]!, (c) => c.resumePartition(partition), () => undefined);
+    const hold = this.pausedHolds.get(partition);
+    if (hold === undefined) return;
+    this.pausedHolds.delete(partition);
+    for (const { frame, high } of hold.held) this.forward(frame, high);
+    hold.finish();
+  }
+
+  /** A call to thread t that failed because resize removed the thread (meanwhile): undefined. */
+  private async skipIfRemoved<T>(thread: number, call: Promise<T>): Promise<T | undefined> {
+    try {
+      return await call;
+    } catch (error) {
+      if (thread >= Math.min(this.threads, this.keepThreads)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Partitions paused now. */
+  pausedPartitions(): number[] {
+    return [...this.pausedHolds.keys()].sort((a, b) => a - b);
   }
 
   /**
@@ -1125,7 +1219,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async broadcast(msg: unknown): Promise<void> {
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     this.codec.encode(msg); // the same refusals as send (TypeError for a function, ...)
-    await Promise.all(Array.from({ length: this.threads }, (_, t) => this.onThread(t, (c) => c.broadcast(msg), () => undefined)));
+    // A worker that crashes first runs it again as its replacement. (One that crashes after it ran
+    // starts with fresh module state, as after any crash: keep what must survive elsewhere.)
+    await Promise.all(Array.from({ length: this.threads }, (_, t) => this.skipIfRemoved(t, this.onThread(t, (c) => c.broadcast(msg), 'retry'))));
   }
 
   /**
@@ -1135,9 +1231,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   async snapshots(options: { collectGarbage?: boolean } = {}): Promise<WorkerSnapshot[]> {
     const collect = options.collectGarbage === true;
-    return Promise.all(Array.from({ length: this.threads }, (_, t) => this.onThread(t, (c) => c.snapshot(collect), () => null))).then((all) =>
-      all.filter((s): s is WorkerSnapshot => s !== null),
-    );
+    const all = await Promise.all(Array.from({ length: this.threads }, (_, t) => this.skipIfRemoved(t, this.onThread(t, (c) => c.snapshot(collect), 'retry'))));
+    return all.filter((s): s is WorkerSnapshot => s !== undefined);
   }
 
   /**
@@ -1173,6 +1268,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private async shutdown(timeoutMs: number | undefined): Promise<CloseReport> {
     this.closed = true;
     if (this.autoBalancer) clearInterval(this.autoBalancer);
+    for (const p of this.pausedPartitions()) this.resume(p); // what waits there was sent: it runs
     // Delayed messages are part of what was enqueued: wait until they are due and in the rings.
     const drain = this.delays
       .whenEmpty()
@@ -1229,6 +1325,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         unprocessed++;
       }
     });
+    // Held by moves (and pauses, resumed into them): accepted sends, reported like the delayed ones.
+    for (const hold of [...this.moves.values(), ...this.pausedHolds.values()]) {
+      for (const { frame } of hold.held.splice(0)) {
+        if (frame.kind === KIND_ASK) this.settleAsk(frame.askId, false, gone);
+        else this.reportUnprocessedDelay(frame);
+        unprocessed++;
+      }
+    }
     for (const lane of [...this.lanes, ...this.highLanes]) {
       unprocessed += lane.waitingCount; // never written: their send() rejects with `gone`
       lane.fail(gone);
@@ -1265,6 +1369,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         restarts: this.supervisor?.restarts(t) ?? 0,
         busyMs: Math.round(this.counters.busyMs[t]! * 1000) / 1000,
         depth: 0,
+        written: lane.written + this.highLanes[t]!.written,
+        completed: this.counters.completed(t) >>> 0,
       });
     }
     const partitions: PartitionStats[] = [];
@@ -1277,7 +1383,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const partitionProcessed = this.counters.partitionCompleted[p]!;
       const depth = Math.max(0, partitionSent - partitionProcessed);
       const lagMs = depth > 0 ? Math.max(0, Math.round(now - this.counters.partitionLastDone[p]!)) : 0;
-      const entry = { partition: p, thread, sent: partitionSent, processed: partitionProcessed, depth, lagMs, moving: this.moves.has(p) };
+      const entry = { partition: p, thread, sent: partitionSent, processed: partitionProcessed, depth, lagMs, moving: this.moves.has(p), paused: this.pausedHolds.has(p) };
       partitions.push(entry);
       const ts = threads[thread]!;
       ts.partitions++;
@@ -1290,7 +1396,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const failed = threads.reduce((n, t) => n + t.failed, 0);
     const h = this.pauses.histogram;
     const ms = (ns: number): number => Math.round(ns / 1000) / 1000;
-    const handoffs = { count: this.pauses.moves, inProgress: this.moves.size, p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue) };
+    const handoffs = { count: this.pauses.moves, failed: this.failedMoves, inProgress: this.moves.size, p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue) };
     return { threads, partitions, sent, processed, failed, pendingAsks: this.pendingAsks.size, delayed: this.delays.size, handoffs, deadLetters: this.deadLetterCount, closed: this.closed };
   }
 
@@ -1306,8 +1412,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const family = (name: string, help: string, type: MetricFamily['type'], samples: MetricFamily['samples']): MetricFamily => ({ name, help, type, samples });
     return renderPrometheus([
       family('ringmaster_threads', 'Worker threads.', 'gauge', [{ value: this.threads }]),
-      family('ringmaster_messages_sent_total', 'Messages (sends, asks, relayed ctx.sends) written for the thread\'s partitions.', 'counter', perThread((t) => t.sent)),
-      family('ringmaster_messages_processed_total', 'Messages whose receive finished.', 'counter', perThread((t) => t.processed)),
+      family('ringmaster_messages_written_total', 'Messages (sends, asks, relayed ctx.sends) written to the thread\'s rings.', 'counter', perThread((t) => t.written)),
+      family('ringmaster_messages_processed_total', 'Messages whose receive finished on the thread (redeliveries after a crash included).', 'counter', perThread((t) => t.completed)),
       family('ringmaster_messages_failed_total', 'Sends whose receive failed its last attempt.', 'counter', perThread((t) => t.failed)),
       family('ringmaster_thread_busy_seconds_total', 'Time the thread spent handling messages.', 'counter', perThread((t) => t.busyMs / 1000)),
       family('ringmaster_worker_restarts_total', 'Worker restarts after a crash.', 'counter', perThread((t) => t.restarts)),
@@ -1315,11 +1421,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       family('ringmaster_sends_waiting', 'send() calls waiting for ring space.', 'gauge', perThread((t) => t.waiting)),
       family('ringmaster_partition_depth', 'Messages sent to the partition and not processed yet.', 'gauge', perPartition((p) => p.depth)),
       family('ringmaster_partition_lag_seconds', 'With messages waiting: time since one of the partition\'s messages last finished.', 'gauge', perPartition((p) => p.lagMs / 1000)),
-      family('ringmaster_partition_processed_total', 'Messages processed per partition.', 'counter', perPartition((p) => p.processed)),
+      family('ringmaster_partition_processed_total', 'Messages processed per partition.', 'counter', s.partitions.map((p) => ({ labels: { partition: p.partition }, value: p.processed }))),
+      family('ringmaster_partition_paused', '1 while the partition is paused.', 'gauge', s.partitions.map((p) => ({ labels: { partition: p.partition }, value: p.paused ? 1 : 0 }))),
       family('ringmaster_pending_asks', 'Asks waiting for their reply.', 'gauge', [{ value: s.pendingAsks }]),
       family('ringmaster_delayed_messages', 'Delayed sends not due yet.', 'gauge', [{ value: s.delayed }]),
       family('ringmaster_dead_letters_total', 'Messages set aside instead of delivered.', 'counter', [{ value: s.deadLetters }]),
       family('ringmaster_handoffs_total', 'Partition moves completed.', 'counter', [{ value: s.handoffs.count }]),
+      family('ringmaster_handoffs_failed_total', 'Partition moves that failed (the partition stayed).', 'counter', [{ value: s.handoffs.failed }]),
       summaryFamily('ringmaster_ask_latency_seconds', 'Ask round trip, send to reply (HDR histogram).', [{ source: histogramQuantiles(this.askLatency) }]),
       summaryFamily('ringmaster_handoff_pause_seconds', 'How long a moving partition\'s messages were held (HDR histogram).', [{ source: histogramQuantiles(this.pauses.histogram) }]),
     ]);

@@ -6,7 +6,8 @@
  * queued behind one), so frames are never given back before they are handled. When the ring runs
  * dry it spins briefly, then parks: synchronously (Atomics.wait) when nothing async is in flight,
  * or with Atomics.waitAsync when promise continuations must run. A long burst yields to the event
- * loop every few milliseconds so timers and async continuations keep running.
+ * loop every few milliseconds (the clock is read every 16 frames) so timers and async
+ * continuations keep running, and at once after the message in hand when the ring's alert is up.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -160,13 +161,14 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
         this.handleFrame(lane, at, lane.reader.frameLength, frameStart);
         if (this.stopping) return;
         handled++;
+        // Control-plane calls (an alert) wait for our event loop: a turn after the message in hand.
+        if (normal.reader.takeAlert()) return this.yieldTurn(started);
         if (this.inFlight > 0 && handled % ASYNC_BATCH === 0) return this.yieldTurn(started);
-        if ((handled & 255) === 0) {
-          this.publishProgress();
+        if ((handled & 15) === 0) {
           const now = performance.now();
           this.now = now;
-          // Control-plane calls (an alert) wait for our event loop: give it a turn soon.
-          if (now - started > SLICE_MS || normal.reader.takeAlert()) return this.yieldTurn(started);
+          if (now - started > SLICE_MS) return this.yieldTurn(started);
+          if ((handled & 255) === 0) this.publishProgress();
         }
         continue;
       }
@@ -310,13 +312,11 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
     if (collectGarbage) (globalThis as { gc?: () => void }).gc?.();
     const actors: Record<string, number> = {};
     let passivated = 0;
-    const paused = new Set<number>();
     for (const kind of this.kinds) {
       actors[kind.kind] = kind.size;
       passivated += kind.passivated;
-      for (const p of kind.pausedPartitions()) paused.add(p);
     }
-    return { thread: this.thread, actors, inFlight: this.inFlight, paused: [...paused], passivated, outboxOverflow: this.outbox.overflowCount, heapUsedBytes: process.memoryUsage().heapUsed };
+    return { thread: this.thread, actors, inFlight: this.inFlight, passivated, outboxOverflow: this.outbox.overflowCount, heapUsedBytes: process.memoryUsage().heapUsed };
   }
 
   exportPartition(partition: number): Uint8Array {
@@ -343,23 +343,20 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
     return count;
   }
 
-  pausePartition(partition: number): void {
-    for (const kind of this.kinds) kind.pausePartition(partition);
-  }
-
-  resumePartition(partition: number): void {
-    this.now = performance.now();
-    for (const kind of this.kinds) kind.resumePartition(partition);
-    this.publishProgress();
-  }
-
   async broadcast(msg: unknown): Promise<void> {
     const runs: unknown[] = [];
     for (const kind of this.kinds) {
       const hook = kind.definition.onBroadcast;
       if (hook) runs.push(hook.call(kind.definition, msg, { thread: this.thread, kind: kind.kind }));
     }
-    await Promise.all(runs);
+    // Counted in flight while async hooks run: the consume loop then parks without blocking the
+    // event loop their continuations need.
+    this.inFlight++;
+    try {
+      await Promise.all(runs);
+    } finally {
+      this.inFlight--;
+    }
   }
 
   private reply(askId: number, ok: boolean, value: unknown): void {
@@ -420,8 +417,6 @@ async function main(): Promise<void> {
     snapshot: (collect) => host.snapshot(collect),
     exportPartition: (p) => host.exportPartition(p),
     importPartition: (p, data) => host.importPartition(p, data),
-    pausePartition: (p) => host.pausePartition(p),
-    resumePartition: (p) => host.resumePartition(p),
     broadcast: (msg) => host.broadcast(msg),
   };
   exposeControl(control, init.control);

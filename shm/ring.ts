@@ -11,8 +11,10 @@
  *   480    alert (i32 flag: someone wants the consumer's attention outside the frame stream)
  *   512    data: `capacity` bytes, capacity a power of two
  *
- * Each control word has its own 128-byte slot (two cache lines, as Agrona does) so the producer
- * and the consumer never write the same line and the adjacent-line prefetcher does not pair them.
+ * The counters and parked flags each have their own 128-byte slot (two cache lines, as Agrona
+ * does) so the producer and the consumer never write the same line and the adjacent-line
+ * prefetcher does not pair them. The doorbell and the alert share the last slot: both are written
+ * only to wake the consumer, rarely.
  *
  * The counters are byte positions that only grow (mod 2^32); `(write - read) | 0` is the number
  * of bytes in use, which stays correct across the 32-bit wrap because capacity <= 2^30.

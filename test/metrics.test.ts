@@ -40,7 +40,7 @@ describe('stats and metrics', () => {
       const m = parseExposition(text);
       const sum = (name: string) => [...m].filter(([k]) => k.startsWith(name + '{')).reduce((n, [, v]) => n + v, 0);
       expect(sum('ringmaster_messages_processed_total')).toBe(s.processed);
-      expect(sum('ringmaster_messages_sent_total')).toBe(s.sent);
+      expect(sum('ringmaster_messages_written_total')).toBe(s.sent);
       expect(m.get('ringmaster_threads')).toBe(2);
       expect(m.get('ringmaster_handoffs_total')).toBe(1);
       expect(m.get('ringmaster_ask_latency_seconds_count')).toBe(21);
