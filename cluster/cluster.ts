@@ -9,7 +9,7 @@
  * at index p % members (sorted), so partitions spread evenly and move when a node joins or
  * leaves. A node releases what is no longer its own once its batches in flight are acknowledged;
  * a dead node's leases expire after leaseMs. The new owner first takes over the entries the old
- * one read and never acknowledged (XAUTOCLAIM, in log order), then reads new ones: first
+ * one read and never acknowledged (XPENDING + XCLAIM, in log order), then reads new ones: first
  * deliveries keep per-key order across the change.
  *
  * Flow: a node reads up to `batch` entries per partition, hands them to its runtime in log order
@@ -59,7 +59,7 @@ export interface ClusterStats {
   sent: number;
   /** Entries this node handed to its runtime (first deliveries and taken-over ones). */
   delivered: number;
-  /** Of those, taken over from a previous owner (XAUTOCLAIM). */
+  /** Of those, taken over from a previous owner (XCLAIM). */
   claimed: number;
   acknowledged: number;
   /** Entries that could not be delivered (undecodable, undecryptable): acknowledged and reported. */
@@ -83,8 +83,8 @@ export interface ClusterEvents {
 
 interface Owned {
   token: number;
-  /** Taking over a previous owner's unacknowledged entries (XAUTOCLAIM cursor), or reading new ones. */
-  claimCursor: string | null;
+  /** Taking over a previous owner's unacknowledged entries (all, or the long-idle stragglers), or null: reading new ones. */
+  claimCursor: 'takeover' | 'stragglers' | null;
   /** When the last take-over pass began (Date.now()). */
   claimedAt: number;
   /** No longer ours to keep: released once nothing of it is in flight. */
@@ -279,13 +279,17 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
       const index = this.members.indexOf(this.node);
       const n = this.members.length;
       const mine = (p: number): boolean => index >= 0 && p % n === index;
+      const held = [...this.owned].map(([partition, o]) => ({ partition, token: o.token }));
+      const renewed = await this.engine.renew(held, this.node, this.leaseMs);
+      held.forEach((l, i) => {
+        if (!renewed[i] && this.owned.get(l.partition)?.token === l.token) this.lose(l.partition);
+      });
       for (const [p, o] of this.owned) {
-        if (!(await this.engine.renew(p, this.node, o.token, this.leaseMs))) this.lose(p);
-        else if (!mine(p)) o.releasing = true;
+        if (!mine(p)) o.releasing = true;
         else if (o.claimCursor === null && Date.now() - o.claimedAt >= this.leaseMs) {
           // Now and then, take over entries an owner fenced off (alive, but it lost the lease)
           // left unacknowledged: they are idle for leaseMs by then.
-          o.claimCursor = '0-0';
+          o.claimCursor = 'stragglers';
           o.claimedAt = Date.now();
         }
       }
@@ -294,7 +298,7 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
         if (!mine(p) || this.owned.has(p)) continue;
         const token = await this.engine.acquire(p, this.node, this.leaseMs);
         if (token === null) continue; // its previous owner still holds it (releasing, or its lease not expired yet)
-        this.owned.set(p, { token, claimCursor: '0-0', claimedAt: Date.now(), releasing: false });
+        this.owned.set(p, { token, claimCursor: 'takeover', claimedAt: Date.now(), releasing: false });
         this.emit('acquired', { partition: p, token, at: Date.now() });
       }
     } catch (error) {
@@ -340,9 +344,14 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
   private async nextEntries(): Promise<LogEntry[]> {
     for (const [p, o] of this.owned) {
       if (o.claimCursor === null || o.releasing) continue;
-      // Entries idle for leaseMs: a dead owner's are (its lease had to expire first); ours in flight are not.
-      const { cursor, entries } = await this.engine.claimPending(p, this.node, this.batch, o.claimCursor, this.leaseMs);
-      o.claimCursor = cursor === '0-0' ? null : cursor;
+      // On taking the partition: everything a previous owner left (its lease is gone, so it can no
+      // longer acknowledge; ours in flight here are acknowledged with the new token). Later passes:
+      // only entries idle for leaseMs, which an owner that lost its lease while alive read after
+      // the take-over and could not acknowledge.
+      const minIdle = o.claimCursor === 'takeover' ? 0 : this.leaseMs;
+      const inFlight = new Set(this.inFlight.flatMap((b) => b.ids.get(p) ?? []));
+      const { entries, more } = await this.engine.claimPending(p, this.node, this.batch, minIdle, inFlight);
+      o.claimCursor = more ? o.claimCursor : null;
       this.counts.claimed += entries.length;
       if (entries.length > 0) return entries;
     }

@@ -35,16 +35,16 @@ export interface ClusterEngine {
   leave(node: string): Promise<void>;
   /** Takes the partition's lease if free: its fencing token (grows with every owner), or null. */
   acquire(partition: number, node: string, ttlMs: number): Promise<number | null>;
-  /** Extends our lease; false when it is no longer ours (expired, taken). */
-  renew(partition: number, node: string, token: number, ttlMs: number): Promise<boolean>;
+  /** Extends our leases (one round trip); false for each that is no longer ours (expired, taken). */
+  renew(leases: readonly { partition: number; token: number }[], node: string, ttlMs: number): Promise<boolean[]>;
   /** Gives the lease up if it is still ours. */
   release(partition: number, node: string, token: number): Promise<void>;
   /**
    * Takes over entries delivered and not acknowledged for at least `minIdleMs` (a dead or
-   * fenced-off owner's), in log order, from `cursor` ('0-0' to start); the next cursor is '0-0'
-   * when none are left.
+   * fenced-off owner's, ours from a lease we lost), except ours still `inFlight`, oldest first, at
+   * most `count`; `more` when some are left.
    */
-  claimPending(partition: number, consumer: string, count: number, cursor: string, minIdleMs: number): Promise<{ cursor: string; entries: LogEntry[] }>;
+  claimPending(partition: number, consumer: string, count: number, minIdleMs: number, inFlight: ReadonlySet<string>): Promise<{ entries: LogEntry[]; more: boolean }>;
   /** New entries of the partitions, at most `count` per partition, waiting up to `blockMs` for some. */
   readNew(partitions: readonly number[], consumer: string, count: number, blockMs: number): Promise<LogEntry[]>;
   /** Acknowledges (and trims) if the lease with `token` is still ours; false when fenced off. */

@@ -34,9 +34,13 @@ if redis.call('SET', KEYS[1], ARGV[1] .. ':' .. (tonumber(redis.call('GET', KEYS
   return redis.call('INCR', KEYS[2])
 end
 return 0`;
+// Renews many leases in one round trip: KEYS lease keys, ARGV[1] the TTL, then one value per key.
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then out[i] = redis.call('PEXPIRE', key, ARGV[1]) else out[i] = 0 end
+end
+return out`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -65,7 +69,7 @@ type Field = Buffer;
  * drops callBuffer's command name, and callBuffer flattens a one-stream XREAD reply.
  */
 interface BufferCommands {
-  xautoclaimBuffer(...args: (string | number)[]): Promise<unknown>;
+  xclaimBuffer(...args: (string | number)[]): Promise<unknown>;
   xreadgroupBuffer(...args: (string | number)[]): Promise<unknown>;
   xreadBuffer(...args: (string | number)[]): Promise<unknown>;
 }
@@ -117,7 +121,7 @@ export class RedisStreams implements ClusterEngine {
     for (const connection of this.connections()) connection.on('error', () => {}); // reconnects; callers see rejections
     this.prefix = `rm:${options.name}:`;
     this.control.defineCommand('rmAcquire', { numberOfKeys: 2, lua: ACQUIRE });
-    this.control.defineCommand('rmRenew', { numberOfKeys: 1, lua: RENEW });
+    this.control.defineCommand('rmRenew', { lua: RENEW });
     this.control.defineCommand('rmRelease', { numberOfKeys: 1, lua: RELEASE });
     this.control.defineCommand('rmAck', { numberOfKeys: 2, lua: ACK });
     this.control.defineCommand('rmHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
@@ -128,12 +132,26 @@ export class RedisStreams implements ClusterEngine {
   }
 
   /** Connects all three connections; rejects with ClusterUnavailableError when Redis is unreachable. */
-  async connect(): Promise<void> {
+  async connect(timeoutMs = 5000): Promise<void> {
+    // The first error ends the attempt: ioredis would otherwise retry forever (its retry strategy
+    // is for reconnecting once connected).
+    const first = (c: Redis): Promise<void> =>
+      new Promise((resolve, reject) => {
+        c.once('error', reject);
+        c.connect().then(() => {
+          c.off('error', reject);
+          resolve();
+        }, reject);
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs)));
     try {
-      await Promise.all(this.connections().map((c) => c.connect()));
+      await Promise.race([Promise.all(this.connections().map(first)), timeout]);
     } catch (error) {
       for (const c of this.connections()) c.disconnect();
       throw unavailable(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -178,7 +196,8 @@ export class RedisStreams implements ClusterEngine {
   }
 
   async heartbeat(node: string, ttlMs: number): Promise<string[]> {
-    return (await this.script('rmHeartbeat', `${this.prefix}members`, node, ttlMs)) as string[];
+    // By name: every node must see the same order (the set orders by heartbeat time).
+    return ((await this.script('rmHeartbeat', `${this.prefix}members`, node, ttlMs)) as string[]).sort();
   }
 
   async leave(node: string): Promise<void> {
@@ -190,22 +209,43 @@ export class RedisStreams implements ClusterEngine {
     return token > 0 ? token : null;
   }
 
-  async renew(partition: number, node: string, token: number, ttlMs: number): Promise<boolean> {
-    return Number(await this.script('rmRenew', `${this.prefix}lease:${partition}`, `${node}:${token}`, ttlMs)) === 1;
+  async renew(leases: readonly { partition: number; token: number }[], node: string, ttlMs: number): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const keys = leases.map((l) => `${this.prefix}lease:${l.partition}`);
+    const values = leases.map((l) => `${node}:${l.token}`);
+    const out = (await this.script('rmRenew', keys.length, ...keys, ttlMs, ...values)) as number[];
+    return out.map((n) => Number(n) === 1);
   }
 
   async release(partition: number, node: string, token: number): Promise<void> {
     await this.script('rmRelease', `${this.prefix}lease:${partition}`, `${node}:${token}`);
   }
 
-  async claimPending(partition: number, consumer: string, count: number, cursor: string, minIdleMs: number): Promise<{ cursor: string; entries: LogEntry[] }> {
-    const raw = (await this.run((this.control as unknown as BufferCommands).xautoclaimBuffer(this.stream(partition), GROUP, consumer, minIdleMs, cursor, 'COUNT', count))) as unknown as [
-      Buffer,
-      ([Buffer, Field[]] | null)[],
-    ];
+  async claimPending(partition: number, consumer: string, count: number, minIdleMs: number, inFlight: ReadonlySet<string>): Promise<{ entries: LogEntry[]; more: boolean }> {
+    const stream = this.stream(partition);
+    const summary = (await this.run(this.control.xpending(stream, GROUP))) as [number, string | null, string | null, [string, string][] | null];
+    const ids: string[] = [];
+    let more = false;
+    for (const [name] of summary[3] ?? []) {
+      const listed = (await this.run(this.control.xpending(stream, GROUP, 'IDLE', minIdleMs, '-', '+', count + inFlight.size, name))) as [string, string, number, number][];
+      if (listed.length >= count + inFlight.size) more = true;
+      // Ours still in flight here are not taken again (that would deliver them twice).
+      for (const [id] of listed) if (name !== consumer || !inFlight.has(id)) ids.push(id);
+    }
+    if (ids.length === 0) return { entries: [], more: false };
+    // Stream ids "ms-seq" in log order (several old owners' entries interleave).
+    const order = (id: string): [number, number] => id.split('-').map(Number) as [number, number];
+    ids.sort((x, y) => {
+      const [a1, a2] = order(x);
+      const [b1, b2] = order(y);
+      return a1 - b1 || a2 - b2;
+    });
+    const taken = ids.slice(0, count);
+    if (taken.length < ids.length) more = true;
+    const raw = (await this.run((this.control as unknown as BufferCommands).xclaimBuffer(stream, GROUP, consumer, 0, ...taken))) as ([Buffer, Field[]] | null)[];
     // Entries trimmed away while pending come back as nil: nothing to deliver for those.
-    const entries = raw[1].filter((e): e is [Buffer, Field[]] => e !== null && e[1] !== null).map((e) => toEntry(partition, e));
-    return { cursor: raw[0].toString(), entries };
+    const entries = raw.filter((e): e is [Buffer, Field[]] => e !== null && e[1] !== null).map((e) => toEntry(partition, e));
+    return { entries, more };
   }
 
   async readNew(partitions: readonly number[], consumer: string, count: number, blockMs: number): Promise<LogEntry[]> {
