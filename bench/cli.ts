@@ -2,15 +2,19 @@
 /**
  * The `ringmaster` command line. Subcommands:
  *   ringmaster bench [options]   the W1 benchmark report (see `ringmaster bench --help`)
+ *   ringmaster bench --cluster <redis-url|local> [--messages N] [--runs R]   W1 through cluster mode
  *
  * Exit codes: 0 done, 1 a benchmark phase failed (verification or hang), 2 a bad command line.
  */
 import { BENCH_USAGE, UsageError } from './args.js';
 import { benchCommand } from './command.js';
+import { clusterBench } from './cluster.js';
 
 const USAGE = `usage: ringmaster <command> [options]
 commands:
   bench    run the W1 benchmark: ringmaster against its peers, throughput, HDR latency, idle CPU
+           (bench --cluster <redis-url|local> [--messages N] [--runs R]: W1 through cluster mode
+           with 1, 2 and 3 processes, next to in-process and a Redis-list queue)
 
 ${BENCH_USAGE}`;
 
@@ -21,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command !== 'bench') throw new UsageError(`unknown command '${command}' (try: ringmaster bench --help)`);
+  // --cluster: W1 through cluster mode on a Redis (bench/cluster.ts), its own set of flags.
+  if (rest.includes('--cluster')) return clusterBench(rest);
   return benchCommand(rest);
 }
 
