@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { connectCluster, createRuntime, ClusterUnavailableError } from 'ringmaster';
 import { startRedisServer, type LocalRedis } from '../dist/bench/redis-server.js';
 import { fixture, fixturePath } from './helpers/api.js';
-import { PACKAGE_ROOT } from './helpers/child.js';
+import { PACKAGE_ROOT, runNode } from './helpers/child.js';
 
 const MESSAGES = Number(process.env.CLUSTER_MESSAGES ?? 200_000);
 
@@ -227,6 +227,17 @@ describe('cluster mode (Redis Streams)', () => {
       await rt.close();
     }
   }, 120_000);
+
+  test('ringmaster bench --cluster: a short run is verified and reported; bad flags exit 2', async () => {
+    const cli = path.join(PACKAGE_ROOT, 'dist/bench/cli.js');
+    const run = await runNode([cli, 'bench', '--cluster', redis.url, '--messages', '2000', '--runs', '1'], { timeoutMs: 120_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/run 1\/1: .*3p .* msgs\/s — verified/);
+    expect(run.stdout).toMatch(/cluster, 3 processes +[\d.]+K msgs\/s/);
+    const bad = await runNode([cli, 'bench', '--cluster', 'http://x'], { timeoutMs: 20_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/redis:\/\/ URL/);
+  }, 150_000);
 
   test('encrypt: what Redis stores is sealed, and still arrives intact', async () => {
     const dir = logDir();
