@@ -144,7 +144,7 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
   /** Consumes until both rings are dry and the thread should wait; see the module comment. */
   readonly pump = (): void => {
     const { normal, high } = this;
-    const started = performance.now();
+    let started = performance.now();
     this.now = started;
     let handled = 0;
     for (;;) {
@@ -185,8 +185,10 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
       this.addBusy(started);
       const outcome = parkSync(normal.reader, init.idleTurnMs, high.reader);
       if (outcome === 'timed-out' || normal.reader.takeAlert()) return this.yieldTurn(-1);
-      this.now = performance.now();
-      return this.pump(); // a fresh busy-time interval
+      // A fresh busy-time interval (a loop, not a call: a call per wake-up would grow the stack
+      // until receive itself overflows it).
+      started = performance.now();
+      this.now = started;
     }
   };
 
