@@ -84,7 +84,7 @@ export interface ClusterEvents {
 interface Owned {
   token: number;
   /** Taking over a previous owner's unacknowledged entries (all, or the long-idle stragglers), or null: reading new ones. */
-  claimCursor: 'takeover' | 'stragglers' | null;
+  claimMode: 'takeover' | 'stragglers' | null;
   /** When the last take-over pass began (Date.now()). */
   claimedAt: number;
   /** No longer ours to keep: released once nothing of it is in flight. */
@@ -286,10 +286,10 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
       });
       for (const [p, o] of this.owned) {
         if (!mine(p)) o.releasing = true;
-        else if (o.claimCursor === null && Date.now() - o.claimedAt >= this.leaseMs) {
+        else if (o.claimMode === null && Date.now() - o.claimedAt >= this.leaseMs) {
           // Now and then, take over entries an owner fenced off (alive, but it lost the lease)
           // left unacknowledged: they are idle for leaseMs by then.
-          o.claimCursor = 'stragglers';
+          o.claimMode = 'stragglers';
           o.claimedAt = Date.now();
         }
       }
@@ -298,7 +298,7 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
         if (!mine(p) || this.owned.has(p)) continue;
         const token = await this.engine.acquire(p, this.node, this.leaseMs);
         if (token === null) continue; // its previous owner still holds it (releasing, or its lease not expired yet)
-        this.owned.set(p, { token, claimCursor: 'takeover', claimedAt: Date.now(), releasing: false });
+        this.owned.set(p, { token, claimMode: 'takeover', claimedAt: Date.now(), releasing: false });
         this.emit('acquired', { partition: p, token, at: Date.now() });
       }
     } catch (error) {
@@ -343,19 +343,19 @@ export class ClusterNode extends EventEmitter<ClusterEvents> {
   /** Taken-over entries first (one partition at a time, in log order), else new ones (a blocking read). */
   private async nextEntries(): Promise<LogEntry[]> {
     for (const [p, o] of this.owned) {
-      if (o.claimCursor === null || o.releasing) continue;
+      if (o.claimMode === null || o.releasing) continue;
       // On taking the partition: everything a previous owner left (its lease is gone, so it can no
       // longer acknowledge; ours in flight here are acknowledged with the new token). Later passes:
       // only entries idle for leaseMs, which an owner that lost its lease while alive read after
       // the take-over and could not acknowledge.
-      const minIdle = o.claimCursor === 'takeover' ? 0 : this.leaseMs;
+      const minIdle = o.claimMode === 'takeover' ? 0 : this.leaseMs;
       const inFlight = new Set(this.inFlight.flatMap((b) => b.ids.get(p) ?? []));
       const { entries, more } = await this.engine.claimPending(p, this.node, this.batch, minIdle, inFlight);
-      o.claimCursor = more ? o.claimCursor : null;
+      o.claimMode = more ? o.claimMode : null;
       this.counts.claimed += entries.length;
       if (entries.length > 0) return entries;
     }
-    const readable = [...this.owned].filter(([, o]) => o.claimCursor === null && !o.releasing).map(([p]) => p);
+    const readable = [...this.owned].filter(([, o]) => o.claimMode === null && !o.releasing).map(([p]) => p);
     if (readable.length === 0) {
       await new Promise((resolve) => setTimeout(resolve, this.blockMs)); // nothing owned yet: wait for the ownership loop
       return [];

@@ -53,8 +53,6 @@ export interface ClusterEngine {
   reply(to: string, askId: number, ok: boolean, payload: Buffer): Promise<void>;
   /** Replies for `node` after `lastId`, waiting up to `blockMs`. */
   readReplies(node: string, lastId: string, blockMs: number): Promise<{ lastId: string; replies: Reply[] }>;
-  /** Entries in a partition's log (trimmed ones are gone): for tests and stats. */
-  length(partition: number): Promise<number>;
   /** Ends blocking reads and connections. */
   close(): Promise<void>;
 }

@@ -300,10 +300,6 @@ export class RedisStreams implements ClusterEngine {
     return { lastId: last, replies };
   }
 
-  async length(partition: number): Promise<number> {
-    return this.run(this.commands.xlen(this.stream(partition)));
-  }
-
   /** Deletes a node's reply stream (on its clean leave). */
   async dropReplies(node: string): Promise<void> {
     await this.commands.del(`${this.prefix}reply:${node}`).catch(() => {});

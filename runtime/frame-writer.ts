@@ -30,6 +30,18 @@ export function copyFrame(frame: OutboundFrame): OutboundFrame {
   return { ...frame, payload, payloadStart: 0, payloadEnd: payload.length };
 }
 
+/**
+ * The body size of a message frame; a RangeError (naming `ring`, with `advice`) when it can never
+ * fit a ring whose largest frame is `maxFrameBytes`.
+ */
+export function checkedFrameSize(maxFrameBytes: number, keyLength: number, payloadLength: number, ring: string, advice: string): number {
+  const size = MESSAGE_HEADER_BYTES + keyLength + payloadLength;
+  if (size > maxFrameBytes) {
+    throw new RangeError(`message of ${payloadLength} bytes (encoded) is too large for ${ring}: at most ${maxFrameBytes - MESSAGE_HEADER_BYTES - keyLength} bytes fit${advice}`);
+  }
+  return size;
+}
+
 /** Claims space and writes the frame with sequence number `seq`; false (nothing written) when the ring is full. Not published. */
 export function writeFrame(writer: RingWriter, frame: OutboundFrame, seq: number): boolean {
   const payloadLength = frame.payloadEnd - frame.payloadStart;

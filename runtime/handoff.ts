@@ -25,7 +25,6 @@ export class Move {
 
   constructor(
     readonly partition: number,
-    readonly to: number,
     private readonly limitBytes: number,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));

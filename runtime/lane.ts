@@ -9,7 +9,7 @@ import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
 import { KIND_STOP, MESSAGE_HEADER_BYTES, SEQ_OFFSET, writeU32 } from './frame.js';
 import { copyBytes } from './bytes.js';
-import { copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
+import { checkedFrameSize, copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
 
 export { copyFrame, type OutboundFrame };
 
@@ -57,13 +57,7 @@ export class OutboundLane {
 
   /** Total frame body size; RangeError when it can never fit this ring. */
   frameSize(keyLength: number, payloadLength: number): number {
-    const size = MESSAGE_HEADER_BYTES + keyLength + payloadLength;
-    if (size > this.writer.maxFrameBytes) {
-      throw new RangeError(
-        `message of ${payloadLength} bytes (encoded) is too large for the ring: at most ${this.writer.maxFrameBytes - MESSAGE_HEADER_BYTES - keyLength} bytes fit; raise ringBytes`,
-      );
-    }
-    return size;
+    return checkedFrameSize(this.writer.maxFrameBytes, keyLength, payloadLength, 'the ring', '; raise ringBytes');
   }
 
   /** Writes the frame now if nobody waits ahead of it and the ring has room. */

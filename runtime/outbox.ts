@@ -10,8 +10,7 @@
  * actors that produce faster than they consume grows it (stats: outboxOverflow).
  */
 import { RingBuffer, RingWriter } from '../shm/ring.js';
-import { copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
-import { MESSAGE_HEADER_BYTES } from './frame.js';
+import { checkedFrameSize, copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
 
 export class Outbox {
   private readonly writer: RingWriter;
@@ -32,10 +31,7 @@ export class Outbox {
 
   /** RangeError for a frame that can never fit the outbox ring. */
   checkSize(keyLength: number, payloadLength: number): void {
-    const size = MESSAGE_HEADER_BYTES + keyLength + payloadLength;
-    if (size > this.writer.maxFrameBytes) {
-      throw new RangeError(`message of ${payloadLength} bytes (encoded) is too large for the outbox ring (at most ${this.writer.maxFrameBytes - MESSAGE_HEADER_BYTES - keyLength} bytes fit)`);
-    }
+    checkedFrameSize(this.writer.maxFrameBytes, keyLength, payloadLength, 'the outbox ring', '');
   }
 
   /** Writes the frame, or keeps a copy until there is space. Not published until flush(). */

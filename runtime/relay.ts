@@ -9,7 +9,7 @@
  */
 import { RingBuffer, RingReader } from '../shm/ring.js';
 import { parkAsync } from '../shm/wait.js';
-import { MessageFrameView } from './frame.js';
+import { CODEC_MASK, KEY_UTF16, MessageFrameView } from './frame.js';
 import type { OutboundFrame } from './frame-writer.js';
 
 const PARK_TIMEOUT_MS = 1000;
@@ -85,7 +85,7 @@ export function frameFromEncoded(bytes: Buffer, at: number, length: number): Out
   return {
     kind: f.kind,
     actorKind: f.actorKind,
-    codec: bytes[at + 1]! & 0x8f, // codec and KEY_UTF16, without the padding (re-chosen when written)
+    codec: bytes[at + 1]! & (CODEC_MASK | KEY_UTF16), // codec and KEY_UTF16, without the padding (re-chosen when written)
     partition: f.partition,
     key: f.key(bytes),
     keyLength: f.keyLength,

@@ -932,7 +932,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     this.checkThread(thread); // again: resize may be removing it by now
     if (this.table[partition] === thread) return;
-    const move = new Move(partition, thread, this.options.ringBytes);
+    const move = new Move(partition, this.options.ringBytes);
     this.moves.set(partition, move);
     let moved = false;
     try {
@@ -1183,7 +1183,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   pause(partition: number): void {
     this.checkPartition(partition);
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
-    if (!this.pausedHolds.has(partition)) this.pausedHolds.set(partition, new Move(partition, -1, this.options.ringBytes));
+    if (!this.pausedHolds.has(partition)) this.pausedHolds.set(partition, new Move(partition, this.options.ringBytes));
   }
 
   /** Lets a paused partition's held messages go (in order) to its thread. */
