@@ -3,18 +3,22 @@
  * The `ringmaster` command line. Subcommands:
  *   ringmaster bench [options]   the W1 benchmark report (see `ringmaster bench --help`)
  *   ringmaster bench --cluster <redis-url|local> [--messages N] [--runs R]   W1 through cluster mode
+ *   ringmaster bench --failover <redis-url|local> [--kills N] [--lease-ms L] [--rate R]   cluster fail-over time
  *
  * Exit codes: 0 done, 1 a benchmark phase failed (verification or hang), 2 a bad command line.
  */
 import { BENCH_USAGE, UsageError } from './args.js';
 import { benchCommand } from './command.js';
 import { clusterBench } from './cluster.js';
+import { failoverBench } from './failover.js';
 
 const USAGE = `usage: ringmaster <command> [options]
 commands:
   bench    run the W1 benchmark: ringmaster against its peers, throughput, HDR latency, idle CPU
            (bench --cluster <redis-url|local> [--messages N] [--runs R]: W1 through cluster mode
            with 1, 2 and 3 processes, next to in-process and a Redis-list queue)
+           (bench --failover <redis-url|local> [--kills N] [--lease-ms L] [--rate R]: kill -9
+           a cluster process N times; how long until its partitions are served again)
 
 ${BENCH_USAGE}`;
 
@@ -27,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
   if (command !== 'bench') throw new UsageError(`unknown command '${command}' (try: ringmaster bench --help)`);
   // --cluster: W1 through cluster mode on a Redis (bench/cluster.ts), its own set of flags.
   if (rest.includes('--cluster')) return clusterBench(rest);
+  // --failover: kill -9 cluster processes, time until their partitions are served (bench/failover.ts).
+  if (rest.includes('--failover')) return failoverBench(rest);
   return benchCommand(rest);
 }
 

@@ -9,8 +9,6 @@
  * Each is verified: every W1 message processed at least once (per-key counts and sums, summed over
  * the processes; the surplus is reported as duplicates).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
@@ -20,53 +18,14 @@ import { fetchW1Totals } from './ringmaster-threads.js';
 import { startRedisServer } from './redis-server.js';
 import { applyW1, newKeyTally, verifyW1, W1, W1_KEYS, type W1Message } from './w1.js';
 import { UsageError } from './args.js';
+import { allAcknowledged, startChild, until } from './cluster-children.js';
 
 const PROCESS_SCRIPT = fileURLToPath(new URL('./cluster-process.js', import.meta.url));
 const PARTITIONS = 32;
 
-interface Child {
-  proc: ChildProcess;
-  next(event: string): Promise<Record<string, unknown>>;
-  send(op: string): void;
-}
-
-function startChild(args: string[]): Child {
-  const proc = spawn(process.execPath, [PROCESS_SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const queue: Record<string, unknown>[] = [];
-  const waiters: { event: string; resolve(v: Record<string, unknown>): void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    const msg = JSON.parse(line) as Record<string, unknown>;
-    const w = waiters.findIndex((x) => x.event === msg.event);
-    if (w >= 0) waiters.splice(w, 1)[0]!.resolve(msg);
-    else queue.push(msg);
-  });
-  return {
-    proc,
-    next(event) {
-      const i = queue.findIndex((m) => m.event === event);
-      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]!);
-      return new Promise((resolve, reject) => {
-        waiters.push({ event, resolve });
-        proc.once('exit', (code) => reject(new Error(`cluster bench process exited (code ${code}) before '${event}'`)));
-      });
-    },
-    send(op) {
-      proc.stdin!.write(JSON.stringify({ op }) + '\n');
-    },
-  };
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 async function clusterRun(url: string, redis: Redis, processes: number, n: number, run: number): Promise<{ rate: number; duplicates: number }> {
   const name = `bench-${process.pid}-${run}-${processes}`;
-  const children = Array.from({ length: processes }, (_, i) => startChild([url, name, `p${i}`, String(processes), String(i), String(n)]));
+  const children = Array.from({ length: processes }, (_, i) => startChild(PROCESS_SCRIPT, [url, name, `p${i}`, String(processes), String(i), String(n)]));
   try {
     await Promise.all(children.map((c) => c.next('ready')));
     // Settled: every process holds its even share of the leases.
@@ -78,16 +37,7 @@ async function clusterRun(url: string, redis: Redis, processes: number, n: numbe
     const start = performance.now();
     for (const c of children) c.send('go');
     await Promise.all(children.map((c) => c.next('sent')));
-    await until(async () => {
-      for (let p = 0; p < PARTITIONS; p++) {
-        const groups = (await redis.call('XINFO', 'GROUPS', `rm:${name}:p:${p}`)) as unknown[][];
-        const g = groups[0]!;
-        const info: Record<string, unknown> = {};
-        for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
-        if (Number(info.pending) !== 0 || Number(info.lag) !== 0) return false;
-      }
-      return true;
-    }, 'every entry to be acknowledged');
+    await until(() => allAcknowledged(redis, name, PARTITIONS), 'every entry to be acknowledged');
     const seconds = (performance.now() - start) / 1000;
     for (const c of children) c.send('totals');
     const totals = await Promise.all(children.map((c) => c.next('totals')));
@@ -101,7 +51,7 @@ async function clusterRun(url: string, redis: Redis, processes: number, n: numbe
     return { rate: n / seconds, duplicates };
   } finally {
     for (const c of children) c.send('stop');
-    await Promise.all(children.map((c) => new Promise((resolve) => (c.proc.exitCode !== null ? resolve(null) : c.proc.once('exit', resolve)))));
+    await Promise.all(children.map((c) => c.exited));
     const keys = await redis.keys(`rm:${name}:*`);
     if (keys.length > 0) await redis.del(...keys);
   }

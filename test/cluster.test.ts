@@ -239,6 +239,25 @@ describe('cluster mode (Redis Streams)', () => {
     expect(bad.stderr).toMatch(/redis:\/\/ URL/);
   }, 150_000);
 
+  test('ringmaster bench --failover: kill -9s are timed until the partitions are served again, nothing lost; bad flags exit 2', async () => {
+    const cli = path.join(PACKAGE_ROOT, 'dist/bench/cli.js');
+    const run = await runNode([cli, 'bench', '--failover', redis.url, '--kills', '2', '--lease-ms', '3000', '--rate', '1000'], { timeoutMs: 180_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const kills = [...run.stdout.matchAll(/kill (\d)\/2: victim-\d owned (\d+) partitions; leases taken ([\d.]+) s, all served again ([\d.]+) s/g)];
+    expect(kills.map((m) => m[1])).toEqual(['1', '2']);
+    for (const m of kills) {
+      expect(Number(m[2])).toBeGreaterThanOrEqual(10); // its even share of 32 over 3 processes
+      // Not before its lease could have run out (renewed at most a third of a lease before the kill), and not long after.
+      expect(Number(m[4])).toBeGreaterThan(1.5);
+      expect(Number(m[4])).toBeLessThan(30);
+    }
+    expect(run.stdout).toMatch(/served again \(2 kills\): p50 [\d.]+ s, p99 [\d.]+ s/);
+    expect(run.stdout).toMatch(/verified: \d+ messages sent, every one delivered/);
+    const bad = await runNode([cli, 'bench', '--failover', redis.url, '--kills', '0'], { timeoutMs: 20_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--kills must be an integer of at least 1/);
+  }, 200_000);
+
   test('encrypt: what Redis stores is sealed, and still arrives intact', async () => {
     const dir = logDir();
     process.env.CLUSTER_LOG_DIR = dir;
