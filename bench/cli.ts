@@ -9,8 +9,6 @@
  */
 import { BENCH_USAGE, UsageError } from './args.js';
 import { benchCommand } from './command.js';
-import { clusterBench } from './cluster.js';
-import { failoverBench } from './failover.js';
 
 const USAGE = `usage: ringmaster <command> [options]
 commands:
@@ -30,9 +28,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command !== 'bench') throw new UsageError(`unknown command '${command}' (try: ringmaster bench --help)`);
   // --cluster: W1 through cluster mode on a Redis (bench/cluster.ts), its own set of flags.
-  if (rest.includes('--cluster')) return clusterBench(rest);
   // --failover: kill -9 cluster processes, time until their partitions are served (bench/failover.ts).
-  if (rest.includes('--failover')) return failoverBench(rest);
+  // Imported only then: they load ioredis, which slows every string operation of the process until
+  // it is undone (see cluster/load-redis.ts); the W1 benchmark must not pay for that.
+  if (rest.includes('--cluster')) return (await import('./cluster.js')).clusterBench(rest);
+  if (rest.includes('--failover')) return (await import('./failover.js')).failoverBench(rest);
   return benchCommand(rest);
 }
 

@@ -10,7 +10,8 @@
  * the processes; the surplus is reported as duplicates).
  */
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadRedis } from '../cluster/load-redis.js';
 import { pack, unpack } from 'msgpackr';
 import { createRuntime } from '../index.js';
 import { W1_ACTOR } from './peers/ringmaster.js';
@@ -77,8 +78,9 @@ async function inProcessRun(n: number): Promise<number> {
 
 /** The seeds' Redis queue: LPUSH (auto-pipelined) from one producer, BRPOP by one consumer, W1 applied. */
 async function listRun(url: string, n: number, run: number): Promise<number> {
-  const producer = new Redis(url, { enableAutoPipelining: true });
-  const consumer = new Redis(url);
+  const RedisClient = await loadRedis();
+  const producer = new RedisClient(url, { enableAutoPipelining: true });
+  const consumer = new RedisClient(url);
   const key = `bench-list-${process.pid}-${run}`;
   try {
     const states = new Map<string, ReturnType<typeof newKeyTally>>();
@@ -133,7 +135,7 @@ export async function clusterBench(argv: string[]): Promise<number> {
   if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError('--runs must be a positive integer');
   const local = target === 'local' ? await startRedisServer() : null;
   const url = local?.url ?? target;
-  const redis = new Redis(url);
+  const redis = new (await loadRedis())(url);
   try {
     console.log(`ringmaster bench --cluster: W1, ${n.toLocaleString('en-US')} messages, ${runs} runs, Redis ${url}${local ? ' (local, persistence off)' : ''}; processes of 2 worker threads, 32 partitions`);
     const results: Record<string, number[]> = { 'in-process (1 process, no Redis)': [], 'Redis list LPUSH/BRPOP (1 consumer)': [], 'cluster, 1 process': [], 'cluster, 2 processes': [], 'cluster, 3 processes': [] };

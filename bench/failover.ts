@@ -16,7 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { loadRedis } from '../cluster/load-redis.js';
 import { UsageError } from './args.js';
 import { allAcknowledged, startChild, until, type Child } from './cluster-children.js';
 import { startRedisServer } from './redis-server.js';
@@ -80,7 +80,7 @@ export async function failoverBench(argv: string[]): Promise<number> {
   const { target, kills, leaseMs, rate } = parse(argv);
   const local = target === 'local' ? await startRedisServer() : null;
   const url = local?.url ?? target;
-  const redis = new Redis(url);
+  const redis = new (await loadRedis())(url);
   const logDir = mkdtempSync(path.join(tmpdir(), 'ringmaster-failover-'));
   const name = `failover-${process.pid}`;
   const children: Child[] = [];

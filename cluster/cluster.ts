@@ -28,6 +28,7 @@ import type { AskOptions, Runtime } from '../runtime/runtime.js';
 import type { ClusterEngine, LogEntry } from './engine.js';
 import { keysFromEnv, PayloadSealer, type EncryptionKey } from './encryption.js';
 import { ClusterUnavailableError, RedisStreams } from './redis-streams.js';
+import { loadRedis } from './load-redis.js';
 
 export interface ClusterOptions {
   /** Redis URL (redis://host:port/db). */
@@ -459,7 +460,7 @@ export async function connectCluster(rt: Runtime, options: ClusterOptions): Prom
   if (typeof options.redis !== 'string' || !/^rediss?:\/\//.test(options.redis)) throw new TypeError('cluster.redis must be a redis:// URL');
   if (typeof options.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) throw new TypeError('cluster.name must be 1-64 letters, digits, _ . or -');
   const sealer = options.encrypt ? new PayloadSealer(options.encrypt === true ? keysFromEnv() : options.encrypt) : null;
-  const engine = new RedisStreams({ url: options.redis, name: options.name });
+  const engine = new RedisStreams({ url: options.redis, name: options.name }, await loadRedis());
   const node = new ClusterNode(rt, engine, options, sealer); // validates the numbers before connecting
   await engine.connect();
   try {

@@ -17,7 +17,8 @@
  * appends reject at once (ClusterUnavailableError), so nothing counts as sent that Redis does not
  * have; ioredis reconnects by itself and work goes on when Redis is back.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { RedisClass } from './load-redis.js';
 import type { ClusterEngine, LogEntry, Reply } from './engine.js';
 
 const GROUP = 'g';
@@ -112,12 +113,13 @@ export class RedisStreams implements ClusterEngine {
   private readonly prefix: string;
   private closed = false;
 
-  constructor(options: RedisStreamsOptions) {
+  /** `RedisClient`: ioredis's Redis class, from loadRedis() (see load-redis.ts for why it is not imported here). */
+  constructor(options: RedisStreamsOptions, RedisClient: RedisClass) {
     const common = { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(1000, 50 * times) };
-    this.commands = new Redis(options.url, { ...common, enableAutoPipelining: true, enableOfflineQueue: false });
-    this.control = new Redis(options.url, { ...common, enableOfflineQueue: false });
-    this.reader = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
-    this.replyReader = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
+    this.commands = new RedisClient(options.url, { ...common, enableAutoPipelining: true, enableOfflineQueue: false });
+    this.control = new RedisClient(options.url, { ...common, enableOfflineQueue: false });
+    this.reader = new RedisClient(options.url, { ...common, maxRetriesPerRequest: null });
+    this.replyReader = new RedisClient(options.url, { ...common, maxRetriesPerRequest: null });
     for (const connection of this.connections()) connection.on('error', () => {}); // reconnects; callers see rejections
     this.prefix = `rm:${options.name}:`;
     this.control.defineCommand('rmAcquire', { numberOfKeys: 2, lua: ACQUIRE });
