@@ -23,6 +23,8 @@ export interface WorkerInit {
   control: MessagePort;
   counters: SharedArrayBuffer;
   spinIterations: number;
+  /** Niceness this thread sets for itself (options.workerNice). */
+  nice: number;
   idleTurnMs: number;
   /** Poison messages, as `${lane}:${seq}`: not delivered, reported as dead letters. */
   skip: string[];

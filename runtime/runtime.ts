@@ -380,6 +380,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       control: undefined as never, // a fresh port per worker (spawn)
       counters: this.counters.sab,
       spinIterations: o.spinIterations,
+      nice: o.workerNice,
       idleTurnMs: o.idleTurnMs,
       skip: [],
       restarts: 0,

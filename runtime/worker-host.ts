@@ -10,6 +10,8 @@
  * continuations keep running, and at once after the message in hand when the ring's alert is up.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
 import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.js';
@@ -403,7 +405,21 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
   }
 }
 
+/**
+ * Lowers this thread's scheduling priority. On Linux niceness belongs to each thread, set through
+ * its thread id (/proc/thread-self names it); elsewhere this does nothing.
+ */
+function niceThisThread(nice: number): void {
+  if (nice === 0 || process.platform !== 'linux') return;
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+  } catch {
+    // No /proc (a container without it): run at normal priority.
+  }
+}
+
 async function main(): Promise<void> {
+  niceThisThread(init.nice);
   const definitions: ActorDefinition<unknown, unknown, unknown>[] = [];
   for (const url of init.actorUrls) {
     try {
