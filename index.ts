@@ -35,4 +35,4 @@ export { TimeoutError, AbortError, RuntimeClosedError, ActorLoadError, WorkerExi
 export { connectCluster, ClusterNode, ClusterUnavailableError } from './cluster/cluster.js';
 export type { ClusterOptions, ClusterStats, ClusterEvents } from './cluster/cluster.js';
 export type { EncryptionKey } from './cluster/encryption.js';
-export type { ClusterEngine, LogEntry } from './cluster/engine.js';
+export type { ClusterEngine, LogEntry, Reply } from './cluster/engine.js';
