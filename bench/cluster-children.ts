@@ -58,6 +58,15 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   }
 }
 
+/**
+ * Which node holds each partition's lease now (null: nobody), read from the Redis Streams
+ * engine's keys (redis-streams.ts: `rm:{name}:lease:{p}` holds `{node}:{token}`).
+ */
+export async function leaseHolders(redis: Redis, name: string, partitions: number): Promise<(string | null)[]> {
+  const values = await Promise.all(Array.from({ length: partitions }, (_, p) => redis.get(`rm:${name}:lease:${p}`)));
+  return values.map((v) => (v === null ? null : v.slice(0, v.lastIndexOf(':'))));
+}
+
 /** True once every entry of the cluster's partition streams is acknowledged (no lag, nothing pending). */
 export async function allAcknowledged(redis: Redis, name: string, partitions: number): Promise<boolean> {
   for (let p = 0; p < partitions; p++) {

@@ -19,7 +19,7 @@ import { fetchW1Totals } from './ringmaster-threads.js';
 import { startRedisServer } from './redis-server.js';
 import { applyW1, newKeyTally, verifyW1, W1, W1_KEYS, type W1Message } from './w1.js';
 import { UsageError } from './args.js';
-import { allAcknowledged, startChild, until } from './cluster-children.js';
+import { allAcknowledged, leaseHolders, startChild, until } from './cluster-children.js';
 
 const PROCESS_SCRIPT = fileURLToPath(new URL('./cluster-process.js', import.meta.url));
 const PARTITIONS = 32;
@@ -32,8 +32,8 @@ async function clusterRun(url: string, redis: Redis, processes: number, n: numbe
     // Settled: every process holds its even share of the leases.
     const share = Math.floor(PARTITIONS / processes);
     await until(async () => {
-      const owners = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(`rm:${name}:lease:${p}`)));
-      return children.every((_, i) => owners.filter((o) => o?.startsWith(`p${i}:`)).length >= share);
+      const holders = await leaseHolders(redis, name, PARTITIONS);
+      return children.every((_, i) => holders.filter((h) => h === `p${i}`).length >= share);
     }, 'the partitions to settle');
     const start = performance.now();
     for (const c of children) c.send('go');

@@ -12,13 +12,13 @@
  * at least once (the actor logs each seq before its entry can be acknowledged, see
  * actors/failover-actor.ts); duplicates are counted against the in-flight bound.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRedis } from '../cluster/load-redis.js';
 import { UsageError } from './args.js';
-import { allAcknowledged, startChild, until, type Child } from './cluster-children.js';
+import { allAcknowledged, leaseHolders, startChild, until, type Child } from './cluster-children.js';
 import { startRedisServer } from './redis-server.js';
 
 const PROCESS_SCRIPT = fileURLToPath(new URL('./failover-process.js', import.meta.url));
@@ -89,8 +89,7 @@ export async function failoverBench(argv: string[]): Promise<number> {
     children.push(child);
     return child;
   };
-  const owners = (): Promise<(string | null)[]> => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(`rm:${name}:lease:${p}`)));
-  const ownedBy = async (node: string): Promise<number[]> => (await owners()).flatMap((o, p) => (o?.startsWith(`${node}:`) ? [p] : []));
+  const ownedBy = async (node: string): Promise<number[]> => (await leaseHolders(redis, name, PARTITIONS)).flatMap((h, p) => (h === node ? [p] : []));
   const share = Math.floor(PARTITIONS / 3);
   try {
     console.log(`ringmaster bench --failover: ${kills} kill -9s of a cluster process, Redis ${url}${local ? ' (local, persistence off)' : ''}; 3 processes of 2 worker threads, 32 partitions, lease ${leaseMs} ms, ${rate} msgs/s offered throughout`);
@@ -106,11 +105,11 @@ export async function failoverBench(argv: string[]): Promise<number> {
       const node = `victim-${kill}`;
       // Settled: each of the three holds its even share (10 or 11 of 32).
       await until(async () => {
-        const o = await owners();
-        return ['sender', 'survivor', node].every((n) => o.filter((x) => x?.startsWith(`${n}:`)).length >= share);
+        const holders = await leaseHolders(redis, name, PARTITIONS);
+        return ['sender', 'survivor', node].every((n) => holders.filter((h) => h === n).length >= share);
       }, `the partitions to settle with ${node}`, 60_000);
       // Served traffic: its log has grown since it settled (so entries are in flight when it dies).
-      const logged = (): number => readdirSync(logDir).filter((f) => f.startsWith(`${node}-`)).reduce((n, f) => n + readFileSync(path.join(logDir, f)).length, 0);
+      const logged = (): number => readdirSync(logDir).filter((f) => f.startsWith(`${node}-`)).reduce((n, f) => n + statSync(path.join(logDir, f)).size, 0);
       const before = logged();
       await until(() => logged() > before, `${node} to be served traffic`, 60_000);
       const partitions = await ownedBy(node);

@@ -1,17 +1,9 @@
 /** Passivation: keys idle for passivateAfterMs drop their state (after the passivate hook); the next message re-activates them. */
 import { describe, expect, test } from 'vitest';
 import { createRuntime } from 'ringmaster';
-import { fixture } from './helpers/api.js';
+import { fixture, until } from './helpers/api.js';
 
 const DISTINCT_KEYS = Number(process.env.PASSIVATION_KEYS ?? 1_000_000);
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('passivation', () => {
   test(`${DISTINCT_KEYS} distinct keys: live keys stay bounded while they stream, and all go once idle`, async () => {

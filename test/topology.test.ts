@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createRuntime, type Runtime } from 'ringmaster';
-import { fixture } from './helpers/api.js';
+import { fixture, until } from './helpers/api.js';
 
 const MESSAGES = Number(process.env.TOPOLOGY_MESSAGES ?? 500_000);
 const KEYS = 10_000;
@@ -23,14 +23,6 @@ function expected(n: number, keys: number, k: number): { count: number; sum: num
     sum += (i % 100) / 4;
   }
   return { count, sum };
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 async function sendAll(rt: Runtime, n: number, keys: number, onProgress: (i: number) => Promise<void> | void): Promise<void> {

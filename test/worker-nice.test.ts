@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { createRuntime } from 'ringmaster';
-import { fixture } from './helpers/api.js';
+import { fixture, until } from './helpers/api.js';
 
 /** Threads of this process running at niceness `nice` (field 19 of /proc/.../stat, after the parenthesized name). */
 function threadsAtNice(nice: number): number {
@@ -24,14 +24,6 @@ function threadsAtNice(nice: number): number {
   return n;
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe.runIf(process.platform === 'linux')('workerNice (Linux)', () => {
   const actor = fixture('api-echo.mjs');
 
@@ -45,7 +37,7 @@ describe.runIf(process.platform === 'linux')('workerNice (Linux)', () => {
     } finally {
       await rt.close();
     }
-    await until(() => threadsAtNice(10) === before, 'the niced workers to end');
+    await until('the niced workers to end', () => threadsAtNice(10) === before, 10_000);
   });
 
   test('one core each (threads + 1 <= cores): niceness 0 by default; an explicit value is applied; 0 turns it off', async () => {

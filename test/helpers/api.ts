@@ -44,6 +44,15 @@ export async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
+/** Polls `check` every 10 ms until it holds; throws after `timeoutMs`, naming what it waited for. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Opens a gate of test/fixtures/api-gates.mjs on every thread, without going through a ring. */
 export function openGate(name: string): void {
   const bc = new BroadcastChannel('api-gates');
