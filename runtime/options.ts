@@ -48,9 +48,9 @@ export interface RuntimeOptions {
    * Scheduling niceness of the worker threads, 0 (normal) to 19 (yields the CPU soonest); Linux
    * only, where niceness is per thread (elsewhere ignored). Default 10 when the machine is
    * oversubscribed (threads + 1 > os.availableParallelism()), else 0: there a worker that wakes
-   * up would otherwise preempt the main thread, which routes every message (measured: 3,500 to
-   * 16,000 preemptions of the producer per 500,000 messages with 2 workers on 2 cores, about 100
-   * with niceness 10). A niced worker still gets any idle core at once.
+   * up would otherwise preempt the main thread, which routes every message (`npm run
+   * bench:send-path`, 2 workers on 2 cores: the producer preempted 1,800 to 16,000 times per
+   * 500,000 messages, 50 to 75 with niceness 10). A niced worker still gets any idle core at once.
    */
   workerNice?: number;
   /**

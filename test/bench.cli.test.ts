@@ -189,4 +189,25 @@ describe('runs', () => {
     // A 1 s SLO is met by every rate the runtime kept up with.
     expect(s.highestRateWithinSlo).toBe(s.points.filter((p: { keptUp: boolean }) => p.keptUp).at(-1).rate);
   }, 300_000);
+  test('npm run bench:send-path: the pieces, the warm-up and the preemption figures are printed, every run verified; a bad flag exits 2', async () => {
+    const script = path.join(PACKAGE_ROOT, 'dist/bench/send-path.js');
+    const run = (args: string[]) =>
+      new Promise<Outcome>((resolve) => {
+        const child = spawn(process.execPath, [script, ...args], { cwd: PACKAGE_ROOT });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const r = await run(['--runs', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/build \d+ ns · \+ FNV-1a -?\d+ ns · \+ scan -?\d+ ns · \+ msgpackr pack -?\d+ ns · \+ frame write -?\d+ ns = \d+ ns per message/);
+    expect(r.stdout).toMatch(/plain maps → record structures: encode \d+ → \d+ ns, decode \d+ → \d+ ns/);
+    expect(r.stdout).toMatch(/run 1\/1: (\d+ ){7}\d+ ms — verified/);
+    expect(r.stdout.match(/msgs\/s.* — verified/g)).toHaveLength(4); // 1 worker; 2 workers at niceness 0, 5, default
+    const bad = await run(['--runs', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--runs must be a positive integer/);
+  }, 180_000);
 });

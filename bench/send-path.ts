@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:send-path [-- --runs R]`: where the producer's time goes, for the README's
+ * "Where the time goes". Three parts, every one checking its work:
+ *
+ *   1. The send path's pieces on one thread, W1 messages, best of 10 rounds of 200,000: building
+ *      the message, FNV-1a, the structured-clone scan, msgpackr pack, writing the frame into a
+ *      ring (drained on the same thread); and msgpackr with record structures next to plain maps
+ *      (encode, decode, bytes per message), the lead for a faster codec.
+ *   2. A fresh worker's warm-up: after a warm-up runtime (so the main thread's code is warm), a
+ *      new 1-thread runtime gets 400,000 W1 messages in chunks of 50,000, each sent and drained;
+ *      the time per chunk shows how long the worker's JIT takes to warm up. Verified exactly.
+ *   3. The main thread preempted by workers: W1, 500,000 messages, with 1 worker and with 2 at
+ *      workerNice 0, 5 and the default; throughput and the main thread's involuntary context
+ *      switches (Linux: /proc/thread-self/status). Verified exactly.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../index.js';
+import { MessageCodec, scanMessage } from '../runtime/codec.js';
+import { writeFrame, type OutboundFrame } from '../runtime/frame-writer.js';
+import { KIND_TELL } from '../runtime/frame.js';
+import { fnv1a32, lastUtf8Length } from '../runtime/key.js';
+import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
+import { UsageError } from './args.js';
+import { W1_ACTOR } from './peers/ringmaster.js';
+import { fetchW1Totals } from './ringmaster-threads.js';
+import { VerificationError, verifyW1, W1, W1_KEYS } from './w1.js';
+
+const PART_MESSAGES = 200_000;
+const PART_ROUNDS = 10;
+const CHUNK = 50_000;
+const CHUNKS = 8;
+const RUN_MESSAGES = 500_000;
+const HANG_MS = 120_000;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+
+interface Step {
+  loop: (n: number) => number;
+  check: (sum: number) => void;
+}
+
+/**
+ * Best time per message of each step over PART_ROUNDS rounds, ns. The rounds go round-robin over
+ * the steps, so every step sees the machine in the same moods (this VM's speed swings by 2×).
+ * Each step runs its own for loop over PART_MESSAGES messages (one loop per step, so V8 compiles
+ * each on its own: one shared loop calling a different closure per step would measure the
+ * megamorphic call instead) and returns a sum that its check verifies.
+ */
+function bestNs<K extends string>(steps: Record<K, Step>): Record<K, number> {
+  const best = {} as Record<K, number>;
+  for (let round = 0; round < PART_ROUNDS; round++) {
+    for (const name of Object.keys(steps) as K[]) {
+      const t = performance.now();
+      const sum = steps[name].loop(PART_MESSAGES);
+      best[name] = Math.min(best[name] ?? Infinity, ((performance.now() - t) * 1e6) / PART_MESSAGES);
+      steps[name].check(sum);
+    }
+  }
+  return best;
+}
+
+/** PART_ROUNDS rounds' worth of FNV-1a over the W1 keys of messages 0..PART_MESSAGES-1, summed mod 2^32. */
+function expectedHashSum(): number {
+  let sum = 0;
+  for (let round = 0; round < PART_ROUNDS; round++) for (let i = 0; i < PART_MESSAGES; i++) sum = (sum + fnv1a32(W1.key(i))) >>> 0;
+  return sum;
+}
+
+function parts(): void {
+  const seqSum = (PART_MESSAGES * (PART_MESSAGES - 1)) / 2;
+  const exactly = (what: string, want: number) => (got: number) => {
+    if (got !== want) throw new VerificationError(`send-path ${what}: got ${got}, expected ${want}`);
+  };
+  const codec = new MessageCodec();
+  const ring = new RingBuffer(1 << 20);
+  const writer = new RingWriter(ring);
+  const reader = new RingReader(ring);
+  const frame: OutboundFrame = { kind: KIND_TELL, actorKind: 0, codec: 0, partition: 0, key: '', keyLength: 0, keyHash: 0, askId: 0, payload: new Uint8Array(0), payloadStart: 0, payloadEnd: 0 };
+  let framesRead = 0;
+  const drainRing = (): void => {
+    writer.publish();
+    while (reader.next() >= 0) framesRead++;
+    reader.release();
+  };
+  // Each step does the previous ones too: the differences are what each piece adds.
+  const buildStep: Step = { loop: (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += W1.message(i).seq;
+    return sum;
+  }, check: exactly('build', seqSum) };
+  let hashSum = 0;
+  const hashStep: Step = { loop: (n) => {
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      hashSum = (hashSum + fnv1a32(W1.message(i).key)) >>> 0; // used, so the hash is not optimized away
+      count++;
+    }
+    return count;
+  }, check: exactly('hash', PART_MESSAGES) };
+  const scanStep: Step = { loop: (n) => {
+    let plainOnes = 0; // messages msgpackr keeps the meaning of: every W1 message
+    for (let i = 0; i < n; i++) {
+      const m = W1.message(i);
+      fnv1a32(m.key);
+      if (!scanMessage(m)) plainOnes++;
+    }
+    return plainOnes;
+  }, check: exactly('scan', PART_MESSAGES) };
+  const encodeStep: Step = { loop: (n) => {
+    let encoded = 0;
+    for (let i = 0; i < n; i++) {
+      const m = W1.message(i);
+      fnv1a32(m.key);
+      codec.encode(m);
+      if (codec.lastEnd > codec.lastStart) encoded++;
+    }
+    return encoded;
+  }, check: exactly('encode', PART_MESSAGES) };
+  const writeStep: Step = { loop: (n) => {
+    let written = 0;
+    for (let i = 0; i < n; i++) {
+      const m = W1.message(i);
+      const h = fnv1a32(m.key);
+      const payload = codec.encode(m);
+      frame.key = m.key;
+      frame.keyLength = lastUtf8Length;
+      frame.keyHash = h;
+      frame.partition = h % 64;
+      frame.payload = payload;
+      frame.payloadStart = codec.lastStart;
+      frame.payloadEnd = codec.lastEnd;
+      if (!writeFrame(writer, frame, i)) {
+        drainRing();
+        if (!writeFrame(writer, frame, i)) throw new VerificationError('send-path write: an empty ring refused a frame');
+      }
+      if ((i & 31) === 0) writer.publish();
+      written++;
+    }
+    return written;
+  }, check: exactly('write', PART_MESSAGES) };
+  const { build, hash, scan, encode, write } = bestNs({ build: buildStep, hash: hashStep, scan: scanStep, encode: encodeStep, write: writeStep });
+  if (hashSum !== expectedHashSum()) throw new VerificationError('send-path hash: FNV-1a sums differ between rounds');
+  drainRing();
+  if (framesRead !== PART_MESSAGES * PART_ROUNDS) throw new VerificationError(`send-path write: ${framesRead} frames read back, ${PART_MESSAGES * PART_ROUNDS} written`);
+  console.log(`1. the send path's pieces, one thread, W1 (best of ${PART_ROUNDS} rounds of ${PART_MESSAGES.toLocaleString('en-US')}; each step includes the ones before):`);
+  console.log(`   build ${build.toFixed(0)} ns · + FNV-1a ${(hash - build).toFixed(0)} ns · + scan ${(scan - hash).toFixed(0)} ns · + msgpackr pack ${(encode - scan).toFixed(0)} ns · + frame write ${(write - encode).toFixed(0)} ns = ${write.toFixed(0)} ns per message`);
+
+  // Record structures: shared by encoder and decoder here (in the runtime they would need a
+  // registry every worker can read).
+  const structures: object[][] = [];
+  const plain = new Packr({ moreTypes: true, useRecords: false });
+  const records = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: true, structures, saveStructures: () => true, getStructures: () => structures });
+  const recordsIn = new Unpackr({ moreTypes: true, useRecords: true, mapsAsObjects: true, structures, getStructures: () => structures });
+  const sample = Array.from({ length: 1000 }, (_, i) => W1.message(i));
+  const plainBytes = sample.map((m) => Uint8Array.from(plain.pack(m)));
+  const recordBytes = sample.map((m) => Uint8Array.from(records.pack(m)));
+  const sampleSeqs = (PART_MESSAGES / 1000) * ((999 * 1000) / 2);
+  const packPlainStep: Step = { loop: (n) => {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += plain.pack(W1.message(i), REUSE_BUFFER_MODE | RESET_BUFFER_MODE).length;
+    return bytes > 0 ? n : 0;
+  }, check: exactly('pack', PART_MESSAGES) };
+  const packRecordsStep: Step = { loop: (n) => {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += records.pack(W1.message(i), REUSE_BUFFER_MODE | RESET_BUFFER_MODE).length;
+    return bytes > 0 ? n : 0;
+  }, check: exactly('pack records', PART_MESSAGES) };
+  const unpackPlainStep: Step = { loop: (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += (plain.unpack(plainBytes[i % 1000]!) as { seq: number }).seq;
+    return sum;
+  }, check: exactly('unpack', sampleSeqs) };
+  const unpackRecordsStep: Step = { loop: (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += (recordsIn.unpack(recordBytes[i % 1000]!) as { seq: number }).seq;
+    return sum;
+  }, check: exactly('unpack records', sampleSeqs) };
+  const { packPlain, packRecords, unpackPlain, unpackRecords } = bestNs({ packPlain: packPlainStep, packRecords: packRecordsStep, unpackPlain: unpackPlainStep, unpackRecords: unpackRecordsStep });
+  const avg = (xs: Uint8Array[]): string => (xs.reduce((n, b) => n + b.length, 0) / xs.length).toFixed(1);
+  console.log(`   msgpackr, plain maps → record structures: encode ${packPlain.toFixed(0)} → ${packRecords.toFixed(0)} ns, decode ${unpackPlain.toFixed(0)} → ${unpackRecords.toFixed(0)} ns, ${avg(plainBytes)} → ${avg(recordBytes)} bytes per message (messages 0–999)`);
+}
+
+async function sendAll(rt: Runtime, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const m = W1.message(i);
+    if (!rt.trySend(m.key, m)) await rt.send(m.key, m);
+  }
+}
+
+async function verified(rt: Runtime, label: string, n: number): Promise<void> {
+  await rt.drain();
+  verifyW1(label, W1.expected(n), await fetchW1Totals(rt, W1_KEYS, HANG_MS));
+}
+
+async function warmUp(runs: number): Promise<void> {
+  const warm = await createRuntime({ actor: W1_ACTOR, threads: 1 });
+  await sendAll(warm, 0, RUN_MESSAGES);
+  await verified(warm, 'send-path warm-up', RUN_MESSAGES);
+  await warm.close();
+  console.log(`2. a fresh worker warming up: ms per chunk of ${CHUNK.toLocaleString('en-US')} W1 messages (sent and drained), main thread warm, 1 worker:`);
+  const firstToLater: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const rt = await createRuntime({ actor: W1_ACTOR, threads: 1 });
+    const chunks: number[] = [];
+    for (let c = 0; c < CHUNKS; c++) {
+      const t = performance.now();
+      await sendAll(rt, c * CHUNK, (c + 1) * CHUNK);
+      await rt.drain();
+      chunks.push(performance.now() - t);
+    }
+    await verified(rt, 'send-path warm-up', CHUNK * CHUNKS);
+    await rt.close();
+    const later = median(chunks.slice(2));
+    firstToLater.push(chunks[0]! / later);
+    console.log(`   run ${run}/${runs}: ${chunks.map((ms) => ms.toFixed(0)).join(' ')} ms — verified`);
+  }
+  console.log(`   first chunk ÷ median of chunks 3–${CHUNKS}: ${range(firstToLater, (x) => `${x.toFixed(1)}×`)}`);
+}
+
+/** Involuntary context switches of this (the main) thread so far, or null where /proc cannot tell. */
+function preempted(): number | null {
+  if (!existsSync('/proc/thread-self/status')) return null;
+  const m = /nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'));
+  return m ? Number(m[1]) : null;
+}
+
+async function preemption(runs: number): Promise<void> {
+  const configs: { label: string; options: Partial<RuntimeOptions> }[] = [
+    { label: '1 worker', options: { threads: 1 } },
+    { label: '2 workers, workerNice 0', options: { threads: 2, workerNice: 0 } },
+    { label: '2 workers, workerNice 5', options: { threads: 2, workerNice: 5 } },
+    { label: '2 workers, default workerNice', options: { threads: 2 } },
+  ];
+  const oversubscribed = 3 > availableParallelism();
+  console.log(`3. the main thread preempted: W1, ${RUN_MESSAGES.toLocaleString('en-US')} messages per run, ${runs} runs per configuration, configurations interleaved (${availableParallelism()} cores: 2 workers ${oversubscribed ? 'oversubscribe them, default workerNice 10' : 'do not oversubscribe them, default workerNice 0'}):`);
+  const results = configs.map(() => ({ rates: [] as number[], preemptions: [] as number[] }));
+  for (let run = 0; run < runs; run++) {
+    for (const [c, config] of configs.entries()) {
+      const rt = await createRuntime({ actor: W1_ACTOR, ...config.options });
+      const before = preempted();
+      const t = performance.now();
+      await sendAll(rt, 0, RUN_MESSAGES);
+      await verified(rt, `send-path ${config.label}`, RUN_MESSAGES);
+      const seconds = (performance.now() - t) / 1000;
+      const after = preempted();
+      await rt.close();
+      results[c]!.rates.push(RUN_MESSAGES / seconds);
+      if (before !== null && after !== null) results[c]!.preemptions.push(after - before);
+    }
+  }
+  for (const [c, config] of configs.entries()) {
+    const { rates, preemptions } = results[c]!;
+    const p = preemptions.length > 0 ? `; main thread preempted ${range(preemptions, (x) => x.toFixed(0))} times` : '';
+    console.log(`   ${config.label.padEnd(30)} ${range(rates, (x) => `${(x / 1000).toFixed(0)}K`)} msgs/s${p} — verified`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let runs = 3;
+  for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] !== '--runs') throw new UsageError(`bench:send-path takes --runs R only, got ${argv[i]}`);
+    runs = Number(argv[i + 1]);
+    if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError('--runs must be a positive integer');
+  }
+  console.log(`ringmaster send path — W1, Node ${process.version}, ${availableParallelism()} cores`);
+  parts();
+  await warmUp(runs);
+  await preemption(runs);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`bench:send-path: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});
