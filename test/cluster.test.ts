@@ -202,7 +202,7 @@ describe('cluster mode (Redis Streams)', () => {
         const reply = await asker.ask<{ count: number; node: string }>('user-1', { op: 'get' }, { timeoutMs: 10_000 });
         expect(reply.count).toBeGreaterThanOrEqual(1);
         await expect(asker.ask('user-2', { op: 'fail' }, { timeoutMs: 10_000 })).rejects.toMatchObject({ name: 'RangeError', message: 'asked to fail' });
-        await expect(asker.ask('user-3', { op: 'get' }, { timeoutMs: 0 })).rejects.toMatchObject({ name: 'TimeoutError' });
+        await expect(asker.ask('user-3', { op: 'slow', ms: 1000 }, { timeoutMs: 20 })).rejects.toMatchObject({ name: 'TimeoutError' });
         await expect(asker.send(undefined as never, 1)).rejects.toThrow(TypeError);
         await expect(asker.send('k', { f() {} })).rejects.toThrow(TypeError);
       } finally {
