@@ -4,8 +4,8 @@
  *
  *   1. The send path's pieces on one thread, W1 messages, best of 10 rounds of 200,000: building
  *      the message, FNV-1a, the structured-clone scan, msgpackr pack, writing the frame into a
- *      ring (drained on the same thread); and msgpackr with record structures next to plain maps
- *      (encode, decode, bytes per message), the lead for a faster codec.
+ *      ring (drained on the same thread); and the runtime's record codec next to plain maps
+ *      (encode, decode, bytes per message).
  *   2. A fresh worker's warm-up: after a warm-up runtime (so the main thread's code is warm), a
  *      new 1-thread runtime gets 400,000 W1 messages in chunks of 50,000, each sent and drained;
  *      the time per chunk shows how long the worker's JIT takes to warm up. Verified exactly.
@@ -15,9 +15,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../index.js';
 import { MessageCodec, scanMessage } from '../runtime/codec.js';
+import { SharedStructures } from '../runtime/structures.js';
 import { writeFrame, type OutboundFrame } from '../runtime/frame-writer.js';
 import { KIND_TELL } from '../runtime/frame.js';
 import { fnv1a32, lastUtf8Length } from '../runtime/key.js';
@@ -74,7 +74,9 @@ function parts(): void {
   const exactly = (what: string, want: number) => (got: number) => {
     if (got !== want) throw new VerificationError(`send-path ${what}: got ${got}, expected ${want}`);
   };
-  const codec = new MessageCodec();
+  // The main thread's codec: records, with a registry of its own.
+  const structures = new SharedStructures();
+  const codec = new MessageCodec({ structures, writeRecords: true });
   const ring = new RingBuffer(1 << 20);
   const writer = new RingWriter(ring);
   const reader = new RingReader(ring);
@@ -146,41 +148,55 @@ function parts(): void {
   drainRing();
   if (framesRead !== PART_MESSAGES * PART_ROUNDS) throw new VerificationError(`send-path write: ${framesRead} frames read back, ${PART_MESSAGES * PART_ROUNDS} written`);
   console.log(`1. the send path's pieces, one thread, W1 (best of ${PART_ROUNDS} rounds of ${PART_MESSAGES.toLocaleString('en-US')}; each step includes the ones before):`);
-  console.log(`   build ${build.toFixed(0)} ns · + FNV-1a ${(hash - build).toFixed(0)} ns · + scan ${(scan - hash).toFixed(0)} ns · + msgpackr pack ${(encode - scan).toFixed(0)} ns · + frame write ${(write - encode).toFixed(0)} ns = ${write.toFixed(0)} ns per message`);
+  console.log(`   build ${build.toFixed(0)} ns · + FNV-1a ${(hash - build).toFixed(0)} ns · + scan ${(scan - hash).toFixed(0)} ns · + msgpackr pack (records) ${(encode - scan).toFixed(0)} ns · + frame write ${(write - encode).toFixed(0)} ns = ${write.toFixed(0)} ns per message`);
 
-  // Record structures: shared by encoder and decoder here (in the runtime they would need a
-  // registry every worker can read).
-  const structures: object[][] = [];
-  const plain = new Packr({ moreTypes: true, useRecords: false });
-  const records = new Packr({ moreTypes: true, useRecords: true, mapsAsObjects: true, structures, saveStructures: () => true, getStructures: () => structures });
-  const recordsIn = new Unpackr({ moreTypes: true, useRecords: true, mapsAsObjects: true, structures, getStructures: () => structures });
+  // The runtime's two msgpackr codecs: plain maps (what workers and cluster mode send) and
+  // records (what the main thread sends), each decoded as a worker decodes it.
+  const plain = new MessageCodec();
+  const recordsIn = new MessageCodec({ structures: new SharedStructures(structures.sab) });
   const sample = Array.from({ length: 1000 }, (_, i) => W1.message(i));
-  const plainBytes = sample.map((m) => Uint8Array.from(plain.pack(m)));
-  const recordBytes = sample.map((m) => Uint8Array.from(records.pack(m)));
+  const encodeSample = (c: MessageCodec): { bytes: Buffer; codec: number }[] =>
+    sample.map((m) => ({ bytes: Buffer.from(c.encode(m).subarray(c.lastStart, c.lastEnd)), codec: c.lastCodec }));
+  const plainBytes = encodeSample(plain);
+  const recordBytes = encodeSample(codec);
   const sampleSeqs = (PART_MESSAGES / 1000) * ((999 * 1000) / 2);
+  // Four loops written out: closures made from one literal would share V8's feedback and code,
+  // and measure a polymorphic call instead of each codec.
   const packPlainStep: Step = { loop: (n) => {
-    let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += plain.pack(W1.message(i), REUSE_BUFFER_MODE | RESET_BUFFER_MODE).length;
-    return bytes > 0 ? n : 0;
-  }, check: exactly('pack', PART_MESSAGES) };
+    let encoded = 0;
+    for (let i = 0; i < n; i++) {
+      plain.encode(W1.message(i));
+      if (plain.lastEnd > plain.lastStart) encoded++;
+    }
+    return encoded;
+  }, check: exactly('encode plain', PART_MESSAGES) };
   const packRecordsStep: Step = { loop: (n) => {
-    let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += records.pack(W1.message(i), REUSE_BUFFER_MODE | RESET_BUFFER_MODE).length;
-    return bytes > 0 ? n : 0;
-  }, check: exactly('pack records', PART_MESSAGES) };
+    let encoded = 0;
+    for (let i = 0; i < n; i++) {
+      codec.encode(W1.message(i));
+      if (codec.lastEnd > codec.lastStart) encoded++;
+    }
+    return encoded;
+  }, check: exactly('encode records', PART_MESSAGES) };
   const unpackPlainStep: Step = { loop: (n) => {
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += (plain.unpack(plainBytes[i % 1000]!) as { seq: number }).seq;
+    for (let i = 0; i < n; i++) {
+      const f = plainBytes[i % 1000]!;
+      sum += (plain.decode(f.bytes, 0, f.bytes.length, f.codec) as { seq: number }).seq;
+    }
     return sum;
-  }, check: exactly('unpack', sampleSeqs) };
+  }, check: exactly('decode plain', sampleSeqs) };
   const unpackRecordsStep: Step = { loop: (n) => {
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += (recordsIn.unpack(recordBytes[i % 1000]!) as { seq: number }).seq;
+    for (let i = 0; i < n; i++) {
+      const f = recordBytes[i % 1000]!;
+      sum += (recordsIn.decode(f.bytes, 0, f.bytes.length, f.codec) as { seq: number }).seq;
+    }
     return sum;
-  }, check: exactly('unpack records', sampleSeqs) };
+  }, check: exactly('decode records', sampleSeqs) };
   const { packPlain, packRecords, unpackPlain, unpackRecords } = bestNs({ packPlain: packPlainStep, packRecords: packRecordsStep, unpackPlain: unpackPlainStep, unpackRecords: unpackRecordsStep });
-  const avg = (xs: Uint8Array[]): string => (xs.reduce((n, b) => n + b.length, 0) / xs.length).toFixed(1);
-  console.log(`   msgpackr, plain maps → record structures: encode ${packPlain.toFixed(0)} → ${packRecords.toFixed(0)} ns, decode ${unpackPlain.toFixed(0)} → ${unpackRecords.toFixed(0)} ns, ${avg(plainBytes)} → ${avg(recordBytes)} bytes per message (messages 0–999)`);
+  const avg = (xs: { bytes: Buffer }[]): string => (xs.reduce((n, f) => n + f.bytes.length, 0) / xs.length).toFixed(1);
+  console.log(`   the codec (scan included), plain maps → records (the runtime's): encode ${packPlain.toFixed(0)} → ${packRecords.toFixed(0)} ns, decode ${unpackPlain.toFixed(0)} → ${unpackRecords.toFixed(0)} ns, ${avg(plainBytes)} → ${avg(recordBytes)} bytes per message (messages 0–999)`);
 }
 
 async function sendAll(rt: Runtime, from: number, to: number): Promise<void> {

@@ -22,6 +22,8 @@ export interface WorkerInit {
   /** The control plane's port (comlink; see control.ts). */
   control: MessagePort;
   counters: SharedArrayBuffer;
+  /** The main thread's msgpackr record structures (SharedStructures), read to decode its frames. */
+  structures: SharedArrayBuffer;
   spinIterations: number;
   /** Niceness this thread sets for itself (options.workerNice). */
   nice: number;

@@ -7,6 +7,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { RingBuffer, RingWriter } from '../shm/ring.js';
 import { MessageCodec } from './codec.js';
+import { SharedStructures } from './structures.js';
 import {
   AbortError,
   ActorLoadError,
@@ -264,7 +265,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly partitions: number;
   private readonly options: ResolvedOptions;
   private readonly table: Uint16Array;
-  private readonly codec = new MessageCodec();
+  /** The record structures of what this thread sends to its workers (one registry, all threads). */
+  private readonly structures = new SharedStructures();
+  private readonly codec = new MessageCodec({ structures: this.structures, writeRecords: true });
   private readonly counters: SharedCounters;
   private readonly lanes: OutboundLane[] = [];
   /** Per thread, the `{ priority: 'high' }` lane (its own ring). */
@@ -379,6 +382,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       outbox: outbox.sab,
       control: undefined as never, // a fresh port per worker (spawn)
       counters: this.counters.sab,
+      structures: this.structures.sab,
       spinIterations: o.spinIterations,
       nice: o.workerNice,
       idleTurnMs: o.idleTurnMs,

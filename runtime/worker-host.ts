@@ -18,6 +18,7 @@ import { parkAsync, parkSync, spinForData, waitForSpaceSync } from '../shm/wait.
 import { deserialize, serialize } from 'node:v8';
 import { isDefinedActor, type ActorDefinition, type ContextSendOptions } from '../actors/define.js';
 import { MessageCodec } from './codec.js';
+import { SharedStructures } from './structures.js';
 import { copyBytes } from './bytes.js';
 import { errorToData, PoisonMessageError } from './errors.js';
 import { KEY_UTF16, KIND_STOP, KIND_TELL, MAX_KEY_BYTES, MessageFrameView, REPLY_ERROR, REPLY_HEADER_BYTES, REPLY_OK, writeReplyHeader } from './frame.js';
@@ -95,7 +96,8 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
   private readonly lanes: InboundLane[];
   private readonly replies: RingWriter;
   private readonly counters: SharedCounters;
-  private readonly codec = new MessageCodec();
+  /** Decodes the main thread's record frames with its structures; encodes plain (see codec.ts). */
+  private readonly codec = new MessageCodec({ structures: new SharedStructures(init.structures) });
   /** One per actor kind, indexed as the frames' actor kind byte. */
   private readonly kinds: Mailboxes[];
   private readonly kindIndex = new Map<string, number>();

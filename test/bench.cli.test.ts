@@ -202,8 +202,8 @@ describe('runs', () => {
       });
     const r = await run(['--runs', '1']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/build \d+ ns · \+ FNV-1a -?\d+ ns · \+ scan -?\d+ ns · \+ msgpackr pack -?\d+ ns · \+ frame write -?\d+ ns = \d+ ns per message/);
-    expect(r.stdout).toMatch(/plain maps → record structures: encode \d+ → \d+ ns, decode \d+ → \d+ ns/);
+    expect(r.stdout).toMatch(/build \d+ ns · \+ FNV-1a -?\d+ ns · \+ scan -?\d+ ns · \+ msgpackr pack \(records\) -?\d+ ns · \+ frame write -?\d+ ns = \d+ ns per message/);
+    expect(r.stdout).toMatch(/plain maps → records \(the runtime.s\): encode \d+ → \d+ ns, decode \d+ → \d+ ns, [\d.]+ → [\d.]+ bytes/);
     expect(r.stdout).toMatch(/run 1\/1: (\d+ ){7}\d+ ms — verified/);
     expect(r.stdout.match(/msgs\/s.* — verified/g)).toHaveLength(4); // 1 worker; 2 workers at niceness 0, 5, default
     const bad = await run(['--runs', '0']);

@@ -1,13 +1,16 @@
 /**
  * Peer "floor": the same messages hashed (fnv1a32 % partitions, as the router does) and
- * msgpackr-encoded (with the runtime's plain-codec options) in a tight loop on one thread. No
+ * msgpackr-encoded (the runtime's own record packer, into a reused buffer as the runtime packs)
+ * in a tight loop on one thread. No
  * threads, no rings, no decoding, no actor: the least work any threaded peer must also do on the
  * producer side, so ringmaster ÷ floor says how much the rings, wake-ups and dispatch add.
  *
  * What it verifies: every message was hashed into the right partition exactly once (per-partition
  * counts equal those of the expected per-key counts) and produced a non-empty encoding.
  */
-import { Packr } from 'msgpackr';
+import { REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { newRecordPacker } from '../../runtime/codec.js';
+import { SharedStructures } from '../../runtime/structures.js';
 import { fnv1a32 } from '../../runtime/key.js';
 import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
 import { VerificationError, type W1Totals, type W1Workload } from '../w1.js';
@@ -20,8 +23,8 @@ function expectedPartitionCounts(workload: W1Workload, expected: W1Totals): Floa
 
 async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
   const want = expectedPartitionCounts(workload, expected);
-  // Same options as the runtime's plain codec (runtime/codec.ts), each Packr its own object.
-  const packr = new Packr({ moreTypes: true, useRecords: false, copyBuffers: true });
+  // The packer the runtime's main thread uses (runtime/codec.ts), with a registry of its own.
+  const packr = newRecordPacker(new SharedStructures());
   const perPartition = new Float64Array(PARTITIONS);
   let bytes = 0;
   let empty = 0;
@@ -29,10 +32,11 @@ async function run(n: number, workload: W1Workload, expected: W1Totals): Promise
   for (let i = 0; i < n; i++) {
     const msg = workload.message(i);
     const partition = fnv1a32(msg.key) % PARTITIONS;
-    const encoded = packr.pack(msg);
+    const encoded = packr.pack(msg, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Uint8Array & { start?: number; end?: number };
+    const length = encoded.end === undefined ? encoded.length : encoded.end - encoded.start!;
     perPartition[partition]!++;
-    bytes += encoded.length;
-    if (encoded.length === 0) empty++;
+    bytes += length;
+    if (length === 0) empty++;
   }
   for (let p = 0; p < PARTITIONS; p++) {
     if (perPartition[p] !== want[p]) {
