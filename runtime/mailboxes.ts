@@ -99,7 +99,11 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 
 /** The actors of one actor kind on one thread. */
 export class Mailboxes {
-  /** Actors by key hash (the FNV-1a the router computed), chained on collision. */
+  /**
+   * Actors by key hash (the FNV-1a the router computed), chained on collision. Keyed by the hash
+   * as an int32 (`| 0`): half of all uint32 hashes are past the small-integer range, and such a
+   * key is a boxed number, slower to hash and allocated per lookup.
+   */
   private readonly actors = new Map<number, KeyActor>();
   /** Actors by partition: what a hand-off moves. */
   private readonly byPartition = new Map<number, Set<KeyActor>>();
@@ -124,7 +128,7 @@ export class Mailboxes {
 
   /** The actor of the key whose UTF-8 bytes are bytes[at, at + length), created on first use. */
   actorFor(keyHash: number, bytes: Buffer, at: number, length: number, keyUtf16: boolean, partition: number): KeyActor {
-    const first = this.actors.get(keyHash);
+    const first = this.actors.get(keyHash | 0);
     for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
       if (actor.keyUtf16 === keyUtf16 && sameBytes(actor.keyBytes, bytes, at, length)) return actor;
     }
@@ -133,7 +137,7 @@ export class Mailboxes {
 
   private add(keyHash: number, keyBytes: Uint8Array, keyUtf16: boolean, partition: number): KeyActor {
     const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(keyUtf16 ? 'utf16le' : 'utf8');
-    const first = this.actors.get(keyHash);
+    const first = this.actors.get(keyHash | 0);
     const actor: KeyActor = {
       ctx: new KeyContext(key, partition, this.thread, this.restarts, this.kind, this.shared),
       keyBytes,
@@ -145,7 +149,7 @@ export class Mailboxes {
       mailbox: null,
       lastUsed: this.shared.now,
     };
-    this.actors.set(keyHash, actor);
+    this.actors.set(keyHash | 0, actor);
     let members = this.byPartition.get(partition);
     if (members === undefined) this.byPartition.set(partition, (members = new Set()));
     members.add(actor);
@@ -154,10 +158,10 @@ export class Mailboxes {
   }
 
   private remove(actor: KeyActor): void {
-    let head = this.actors.get(actor.keyHash)!;
+    let head = this.actors.get(actor.keyHash | 0)!;
     if (head === actor) {
-      if (actor.sameHash === null) this.actors.delete(actor.keyHash);
-      else this.actors.set(actor.keyHash, actor.sameHash);
+      if (actor.sameHash === null) this.actors.delete(actor.keyHash | 0);
+      else this.actors.set(actor.keyHash | 0, actor.sameHash);
     } else {
       while (head.sameHash !== actor) head = head.sameHash!;
       head.sameHash = actor.sameHash;

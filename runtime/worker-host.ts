@@ -86,6 +86,9 @@ class InboundLane {
   }
 }
 
+/** performance.timeOrigin, read once: it is a getter call, and it never changes. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Scratch frame for ctx.send (no allocation per message). */
 const sendFrame: OutboundFrame = { kind: KIND_TELL, actorKind: 0, codec: 0, partition: 0, key: '', keyLength: 0, keyHash: 0, askId: 0, payload: new Uint8Array(0), payloadStart: 0, payloadEnd: 0 };
 
@@ -262,7 +265,7 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
     this.completed = (this.completed + 1) | 0;
     this.counters.partitionCompleted[partition]!++;
     if (wasPending) this.now = performance.now(); // async completions come between batches
-    this.counters.partitionLastDone[partition] = performance.timeOrigin + this.now;
+    this.counters.partitionLastDone[partition] = TIME_ORIGIN + this.now;
     if (delivery.askId !== 0) this.reply(delivery.askId, ok, value);
     else if (!ok) {
       this.failed = (this.failed + 1) | 0;
