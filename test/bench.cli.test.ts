@@ -189,7 +189,7 @@ describe('runs', () => {
     // A 1 s SLO is met by every rate the runtime kept up with.
     expect(s.highestRateWithinSlo).toBe(s.points.filter((p: { keptUp: boolean }) => p.keptUp).at(-1).rate);
   }, 300_000);
-  test('npm run bench:send-path: the pieces, the warm-up and the preemption figures are printed, every run verified; a bad flag exits 2', async () => {
+  test('npm run bench:send-path: the pieces, the warm-up, the preemption and the worker-cost figures are printed, every run verified; a bad flag exits 2', async () => {
     const script = path.join(PACKAGE_ROOT, 'dist/bench/send-path.js');
     const run = (args: string[]) =>
       new Promise<Outcome>((resolve) => {
@@ -206,6 +206,8 @@ describe('runs', () => {
     expect(r.stdout).toMatch(/plain maps → records \(the runtime.s\): encode \d+ → \d+ ns, decode \d+ → \d+ ns, [\d.]+ → [\d.]+ bytes/);
     expect(r.stdout).toMatch(/run 1\/1: (\d+ ){7}\d+ ms — verified/);
     expect(r.stdout.match(/msgs\/s.* — verified/g)).toHaveLength(4); // 1 worker; 2 workers at niceness 0, 5, default
+    expect(r.stdout).toMatch(/4\. the worker's own cost .*\n   \d+ \(\d+–\d+\) ns per W1 message — verified/);
+    expect(r.stdout).toMatch(/alone on its core: \d+ \(\d+–\d+\) ns per trySend/);
     const bad = await run(['--runs', '0']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--runs must be a positive integer/);

@@ -11,7 +11,9 @@ import { applyW1, W1Tally, type KeyTally, type W1Message, type W1Totals } from '
 export type W1Control =
   | { op: 'get' }
   /** The per-key results of this thread for keys [from, to) (keys on other threads read as 0). */
-  | { op: 'totals'; from: number; to: number };
+  | { op: 'totals'; from: number; to: number }
+  /** Blocks this thread for `ms` (bench:send-path fills the ring meanwhile, then times the drain). */
+  | { op: 'hold'; ms: number };
 
 export type W1ActorMsg = W1Message | W1Control;
 
@@ -23,6 +25,8 @@ export interface W1KeyReply {
 }
 
 const tally = new W1Tally();
+/** Never notified: waiting on it blocks for the timeout. */
+const holdCell = new Int32Array(new SharedArrayBuffer(4));
 
 export default defineActor<KeyTally, W1ActorMsg, W1Totals | W1KeyReply | undefined>({
   init: (key) => tally.stateFor(key),
@@ -37,6 +41,10 @@ export default defineActor<KeyTally, W1ActorMsg, W1Totals | W1KeyReply | undefin
       return undefined;
     }
     if (msg.op === 'totals') return tally.totals(msg.from, msg.to);
+    if (msg.op === 'hold') {
+      Atomics.wait(holdCell, 0, 0, msg.ms);
+      return undefined;
+    }
     const s = ctx.state;
     return { key: s.key, count: s.count, sum: s.sum, seqSum: s.seqSum };
   },
