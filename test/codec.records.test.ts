@@ -3,7 +3,8 @@
  * encodes with records decodes, on a reader that only has the shared registry, to exactly what
  * the plain codec gives, in any order and on a reader that starts late (a restarted worker).
  * Past the registry's ids or bytes, new shapes still travel (as per-message records). And across
- * real threads: a worker decodes hundreds of shapes the main thread adds while traffic flows.
+ * real threads: a worker decodes hundreds of shapes the main thread adds while traffic flows, and
+ * a replacement worker decodes what was queued behind its predecessor's crash.
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -97,6 +98,26 @@ describe('record structures shared through SharedStructures', () => {
     const [e] = encodeAll(writer, [{ a: 1 }]);
     expect(() => decode(new MessageCodec(), e!)).toThrow(/no record structures/);
     expect(() => new MessageCodec({ writeRecords: true })).toThrow(TypeError);
+  });
+
+  test('a replacement worker decodes shapes only its crashed predecessor had seen, and new ones', async () => {
+    const rt = await createRuntime({ actor: fixture('records-crash-actor.mjs'), threads: 1 });
+    try {
+      const shape = (i: number) => ({ n: i, nested: { [`f${i}`]: [i, `s${i}`], at: new Date(i) }, bytes: Buffer.from([i & 255]) });
+      const before = Array.from({ length: 300 }, (_, i) => shape(i));
+      for (const r of await Promise.all(before.map((m, i) => rt.ask<{ value: unknown; restarts: number }>(`k${i % 7}`, m)))) expect(r.restarts).toBe(0);
+      // Queued behind the crash: shapes the dead worker had learned, then shapes nobody has seen.
+      const crash = rt.ask('k0', { crash: true });
+      const after = [...before.slice(0, 150), ...Array.from({ length: 150 }, (_, i) => shape(1000 + i))];
+      const replies = await Promise.all(after.map((m, i) => rt.ask<{ value: unknown; restarts: number }>(`k${i % 7}`, m)));
+      expect(await crash).toBe('survived');
+      replies.forEach((r, i) => {
+        expect(r.restarts).toBe(1);
+        expect(r.value).toStrictEqual(after[i]);
+      });
+    } finally {
+      await rt.close();
+    }
   });
 
   test('across threads: a worker decodes 2,000 shapes added while the traffic flows, each exactly', async () => {
