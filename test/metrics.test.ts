@@ -1,7 +1,7 @@
 /** rt.stats() per partition and thread, and rt.metrics() in Prometheus text format. */
 import { describe, expect, test } from 'vitest';
 import { createRuntime } from 'ringmaster';
-import { fixture } from './helpers/api.js';
+import { fixture, until } from './helpers/api.js';
 
 /** name{labels} value lines → map of "name{labels}" → value; every line must parse. */
 function parseExposition(text: string): Map<string, number> {
@@ -19,14 +19,15 @@ describe('stats and metrics', () => {
   test('depth, lag and busy time; metrics() carries the counters, gauges and summaries', async () => {
     const rt = await createRuntime({ actor: fixture('counter.mjs'), threads: 2, partitions: 4 });
     try {
-      const sleeper = rt.ask('sleepy', { op: 'sleep', ms: 300 }); // holds its key's later messages
+      // Holds its key's later messages for 2 s: the checks below wait for the lag to build up
+      // (no fixed sleep that a slow machine could outlast).
+      const sleeper = rt.ask('sleepy', { op: 'sleep', ms: 2000 });
       for (let i = 0; i < 10; i++) rt.trySend('sleepy', { amount: 1 });
       for (let i = 0; i < 1000; i++) rt.trySend(`k${i % 50}`, { amount: 1 });
-      await new Promise((resolve) => setTimeout(resolve, 150));
       const p = rt.partitionOf('sleepy');
+      await until('the sleepy partition to lag 100 ms', () => rt.stats().partitions[p]!.lagMs >= 100, 1500);
       const during = rt.stats();
       expect(during.partitions[p]!.depth).toBeGreaterThanOrEqual(11);
-      expect(during.partitions[p]!.lagMs).toBeGreaterThanOrEqual(100);
       await sleeper;
       await rt.drain();
       for (let i = 0; i < 20; i++) await rt.ask(`k${i}`, { op: 'get' });
