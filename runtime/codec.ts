@@ -196,8 +196,9 @@ export class MessageCodec {
 
   /**
    * Encodes a message and returns a buffer holding it at [lastStart, lastEnd), valid only until
-   * the next encode: copy the bytes out before that. (CODEC_PLAIN reuses msgpackr's buffer: no
-   * allocation per message.) Throws TypeError for what structured clone refuses.
+   * the next encode: copy the bytes out before that. (msgpackr packs into its reused buffer: no
+   * allocation per message, but for the one that adds a record shape.) Throws TypeError for what
+   * structured clone refuses.
    */
   encode(value: unknown): Buffer {
     const v8 = scanMessage(value);

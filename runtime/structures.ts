@@ -8,8 +8,8 @@
  * partition just moved to, learns every structure from here, never from earlier frames.
  *
  * Layout: word 0 the bytes used, then the entries from ENTRIES_AT, each a plain msgpack array of
- * key strings. Append-only: bytes below the published
- * length never change, so a reader copies them without a lock.
+ * key strings. Append-only: bytes below the published length never change, so a reader copies
+ * them without a lock.
  *
  * Ordering: save() writes an entry's bytes, then Atomics.stores the length; the frame that uses
  * it is published later with an Atomics.store on the ring. A worker that has seen the frame (an
