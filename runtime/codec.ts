@@ -13,7 +13,9 @@
  * - CODEC_V8, `node:v8` serialize: V8's own ValueSerializer, the very algorithm behind
  *   `postMessage`'s structured clone. Used for what msgpackr would change: a Map (it would become
  *   a plain object), an object reached twice (a shared reference or a cycle), -0 (msgpackr writes
- *   integer 0), a string with a lone surrogate (msgpackr writes UTF-8, which replaces it), an Error.
+ *   integer 0), a string with a lone surrogate (msgpackr writes UTF-8, which replaces it), an Error,
+ *   a boxed primitive (it would become an empty object), an array with holes (they would become
+ *   undefined), an own '__proto__' key (msgpackr's reader renames it).
  *
  * One scan of the message picks the codec and refuses, with a TypeError before anything is
  * written, what structured clone refuses: functions, symbols, WeakMap, WeakSet, WeakRef, Promise.
@@ -48,6 +50,10 @@ export function newRecordPacker(structures: SharedStructures): Packr {
     ...recordOptions(),
     structures: [],
     maxSharedStructures: MAX_SHARED_STRUCTURES,
+    // A shape the registry cannot take goes as a plain map. msgpackr's per-message records would
+    // read a second use of such a shape in one message through the shared ids, which a registry
+    // that is full by bytes but young does not have: the message would not decode.
+    maxOwnStructures: 0,
     saveStructures: (list: string[][]) => structures.save(list),
     shouldShareStructure: (keys: string[]) => structures.shouldShare(keys),
   });
@@ -132,14 +138,19 @@ function scan(value: unknown): boolean {
   if (revisit(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
   let v8 = false;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (scan(value[i])) v8 = true;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      // A hole (msgpackr would write undefined there) only where an element reads undefined.
+      if (scan(item) || (item === undefined && !(i in value))) v8 = true;
+    }
     return v8;
   }
   const record = value as Record<string, unknown>;
   if (Object.getPrototypeOf(record) === Object.prototype) {
     // The common case first. A plain object's for-in sees its own properties only (unless
     // Object.prototype was given enumerable ones, which msgpackr would then send too).
-    for (const k in record) if (scan(record[k]) || hasLoneSurrogate(k)) v8 = true;
+    // An own '__proto__' key (JSON.parse makes them) would arrive renamed from msgpackr.
+    for (const k in record) if (scan(record[k]) || hasLoneSurrogate(k) || k === '__proto__') v8 = true;
     return v8;
   }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) {
@@ -156,6 +167,9 @@ function scan(value: unknown): boolean {
     for (const v of value) if (scan(v)) v8 = true;
     return v8;
   }
+  // Boxed primitives stay boxed in structured clone; msgpackr would make them empty objects.
+  if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) return true;
+  if (value instanceof Symbol) throw refused('Symbol object');
   if (value instanceof Promise) throw refused('Promise');
   if (value instanceof WeakMap) throw refused('WeakMap');
   if (value instanceof WeakSet) throw refused('WeakSet');
@@ -163,7 +177,7 @@ function scan(value: unknown): boolean {
   if (value instanceof Error) v8 = true;
   for (const k in record) {
     if (!Object.hasOwn(record, k)) continue; // structured clone copies own properties only
-    if (scan(record[k]) || hasLoneSurrogate(k)) v8 = true;
+    if (scan(record[k]) || hasLoneSurrogate(k) || k === '__proto__') v8 = true;
   }
   return v8;
 }
@@ -201,25 +215,35 @@ export class MessageCodec {
    * structured clone refuses.
    */
   encode(value: unknown): Buffer {
-    const v8 = scanMessage(value);
-    this.lastCodec = v8 ? CODEC_V8 : this.encoderCodec;
+    if (scanMessage(value)) return this.encodeV8(value);
+    this.lastCodec = this.encoderCodec;
+    let target: Buffer & { start?: number; end?: number };
     try {
-      if (v8) {
-        const bytes = serialize(value);
-        this.lastStart = 0;
-        this.lastEnd = bytes.length;
-        return bytes;
-      }
-      const target = this.encoder.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start?: number; end?: number };
-      // The pack that saved a new structure returns its bytes as a fresh subarray, without start/end.
-      this.lastStart = target.start ?? 0;
-      this.lastEnd = target.end ?? target.length;
-      return target;
+      target = this.encoder.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start?: number; end?: number };
     } catch (error) {
+      this.structures?.dropPromises(); // room promised to shapes of this failed pack
       if (error instanceof TypeError) throw error;
+      // What msgpackr cannot write but structured clone can (an object of more than 65,535 keys).
+      return this.encodeV8(value);
+    }
+    // The pack that saved a new structure returns its bytes as a fresh subarray, without start/end.
+    this.lastStart = target.start ?? 0;
+    this.lastEnd = target.end ?? target.length;
+    return target;
+  }
+
+  private encodeV8(value: unknown): Buffer {
+    let bytes: Buffer;
+    try {
+      bytes = serialize(value);
+    } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new TypeError(`message cannot be encoded: ${reason}`, { cause: error });
     }
+    this.lastCodec = CODEC_V8;
+    this.lastStart = 0;
+    this.lastEnd = bytes.length;
+    return bytes;
   }
 
   /** Decodes `length` bytes at `offset` of `source` (typically a ring's shared bytes). */

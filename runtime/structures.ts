@@ -17,8 +17,9 @@
  * A reader may see more than it needs (a newer structure): harmless, it takes all.
  *
  * Capacity: once the region or the MAX_SHARED_STRUCTURES ids are full, new shapes are written as
- * msgpackr's per-message records (the key list inline in that frame): still correct, a little
- * larger. shouldShare() refuses before a structure could overflow, so save() always fits.
+ * plain msgpack maps (the keys in every frame): still correct, a little larger (see codec.ts for
+ * why not msgpackr's per-message records). shouldShare() refuses before a structure could
+ * overflow, so save() always fits.
  */
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -65,6 +66,11 @@ export class SharedStructures {
     if (Atomics.load(this.words, USED) + this.promised + bound > this.bytes.length) return false;
     this.promised += bound;
     return true;
+  }
+
+  /** Writer: a pack failed, so the shapes it was promised room for were never saved. */
+  dropPromises(): void {
+    this.promised = 0;
   }
 
   /** Writer (msgpackr's saveStructures): appends the structures added since the last save. */

@@ -69,6 +69,13 @@ const ROUND_TRIP: Array<[string, unknown]> = [
   ['null', null],
   ['undefined', undefined],
   ['undefined in object and array', { a: undefined, b: [undefined, 1, undefined], c: 1 }],
+  // eslint-disable-next-line no-sparse-arrays
+  ['array with holes', [1, , 3, , undefined]],
+  ['holes nested', { list: new Array(3), more: [[, 'x']] }],
+  ['own __proto__ key', JSON.parse('{"__proto__": {"x": 1}, "a": 2}')],
+  ['own __proto__ key nested', { inner: JSON.parse('{"a": 1, "__proto__": [1]}') }],
+  ['boxed primitives', [new Number(1.5), new Number(-0), new String('boxed'), new Boolean(false), Object(7n)]],
+  ['boxed primitive in an object', { n: new Number(3), s: new String('') }],
   ['Date', new Date(1_700_000_000_123)],
   ['Date at epoch', new Date(0)],
   ['Date before epoch', new Date(-86_400_001)],
@@ -256,6 +263,7 @@ describe('messages', () => {
       ['symbol as a Map value', new Map([['k', sym]])],
       ['symbol as a Map key', new Map([[sym, 1]])],
       ['symbol in a Set', new Set([sym])],
+      ['a Symbol object', { boxed: Object(sym) }],
       ['symbol deep in a Map in a Set', new Set([new Map([[1, [{ s: sym }]]])])],
     ];
 

@@ -2,14 +2,14 @@
  * Record structures shared through SharedStructures (runtime/structures.ts): what the main thread
  * encodes with records decodes, on a reader that only has the shared registry, to exactly what
  * the plain codec gives, in any order and on a reader that starts late (a restarted worker).
- * Past the registry's ids or bytes, new shapes still travel (as per-message records). And across
+ * Past the registry's ids or bytes, new shapes still travel (as plain maps). And across
  * real threads: a worker decodes hundreds of shapes the main thread adds while traffic flows, and
  * a replacement worker decodes what was queued behind its predecessor's crash.
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { createRuntime } from 'ringmaster';
-import { CODEC_PLAIN, CODEC_RECORDS, MessageCodec } from '../dist/runtime/codec.js';
+import { CODEC_PLAIN, CODEC_RECORDS, CODEC_V8, MessageCodec } from '../dist/runtime/codec.js';
 import { MAX_SHARED_STRUCTURES, SharedStructures, STRUCTURES_BYTES } from '../dist/runtime/structures.js';
 import { fixture, prng } from './helpers/api.js';
 
@@ -91,6 +91,46 @@ describe('record structures shared through SharedStructures', () => {
     const fresh = new MessageCodec({ structures: new SharedStructures(structures.sab) });
     encodeAll(writer, messages).forEach((e, i) => expect(decode(fresh, e)).toStrictEqual(messages[i]));
     expect(new Int32Array(structures.sab, 0, 1)[0]).toBeLessThanOrEqual(STRUCTURES_BYTES);
+  });
+
+  test('a shape the registry cannot take, used twice in one message, decodes: on a young registry full by bytes, and when it alone is too big', () => {
+    // Found in review: msgpackr's per-message records read a second use of their shape through
+    // the shared ids, which a young registry does not have yet. Unshared shapes must go as maps.
+    const structures = new SharedStructures();
+    const writer = new MessageCodec({ structures, writeRecords: true });
+    const reader = new MessageCodec({ structures: new SharedStructures(structures.sab) });
+    const roundTrip = (m: unknown) => decode(reader, encodeAll(writer, [m])[0]!);
+    const oneBig = { items: [0, 1].map((n) => Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`key_with_a_longish_name_${i}`, n + i]))) };
+    expect(roundTrip(oneBig)).toStrictEqual(oneBig);
+    // Shapes with keys of 20,000 characters fill the bytes (by the bound) after a few shapes.
+    const usedBytes = () => new Int32Array(structures.sab, 0, 1)[0]!;
+    let shared = 0;
+    for (let i = 0; i < 10; i++) {
+      const before = usedBytes();
+      const m = { ['x'.repeat(20_000) + i]: 1, ['y'.repeat(20_000) + i]: 2 };
+      expect(roundTrip(m)).toStrictEqual(m);
+      if (usedBytes() > before) shared++;
+    }
+    expect(shared).toBeGreaterThan(0);
+    expect(shared).toBeLessThan(10); // full by bytes, with few shapes: a young registry
+    for (const m of [[{ id: 1, name: 'a' }, { id: 2, name: 'b' }, { id: 3, name: 'c' }], [{ a: 1, b: 2 }, { a: 3, b: 4 }, { c: 5 }, { c: 6 }], { before: { q: 1, r: [{ s: 1 }, { s: 2 }] }, after: { q: 2, r: [] } }]) {
+      expect(roundTrip(m)).toStrictEqual(m);
+      expect(decode(new MessageCodec({ structures: new SharedStructures(structures.sab) }), encodeAll(writer, [m])[0]!)).toStrictEqual(m);
+    }
+  });
+
+  test('an object msgpackr cannot write (70,000 keys, past its 16-bit map size) goes through node:v8, on both codecs', () => {
+    const big = Object.fromEntries(Array.from({ length: 70_000 }, (_, i) => [`k${i}`, i]));
+    const structures = new SharedStructures();
+    for (const writer of [new MessageCodec({ structures, writeRecords: true }), new MessageCodec()]) {
+      const [e] = encodeAll(writer, [big]);
+      expect(e!.codec).toBe(CODEC_V8);
+      expect(decode(new MessageCodec({ structures: new SharedStructures(structures.sab) }), e!)).toStrictEqual(big);
+    }
+    // The records writer is fine afterwards.
+    const writer = new MessageCodec({ structures, writeRecords: true });
+    const [after] = encodeAll(writer, [{ a: 1 }]);
+    expect(after!.codec).toBe(CODEC_RECORDS);
   });
 
   test('a codec without the registry refuses a records frame with a clear error', () => {
