@@ -178,7 +178,7 @@ describe('runs', () => {
   test('--sweep reports the highest rate within the SLO', async () => {
     const r = await cli([
       'bench', '--threads', '1', '--messages', '10000', '--rate', '0', '--sweep', '--slo-us', '1000000',
-      '--latency-seconds', '0.2', '--latency-warmup', '0.05', '--idle-ms', '0', '--json',
+      '--latency-seconds', '1', '--latency-warmup', '0.3', '--idle-ms', '0', '--json',
     ], 300_000);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);

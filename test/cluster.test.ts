@@ -141,8 +141,11 @@ describe('cluster mode (Redis Streams)', () => {
       const { duplicates } = verifyLogs(dir, MESSAGES, 3);
       console.log(`cluster: ${MESSAGES} messages over 3 processes, ${duplicates} duplicates`);
       // Ownership spreads evenly: 32 partitions over 3 live nodes.
-      const holders = await leaseHolders(client, 'three', 32);
-      for (const n of nodes) expect(holders.filter((h) => h === n.name).length, `${n.name}'s partitions`).toBeGreaterThanOrEqual(10);
+      // Waited for: a heartbeat that lapsed late in the run leaves ownership mid-move for a moment.
+      await until('each node to hold at least 10 of the 32 leases', async () => {
+        const holders = await leaseHolders(client, 'three', 32);
+        return nodes.every((n) => holders.filter((h) => h === n.name).length >= 10);
+      }, 30_000);
       for (let p = 0; p < 32; p++) expect(await client.xlen(`rm:three:p:${p}`)).toBeLessThanOrEqual(1); // trimmed once acknowledged
     } finally {
       for (const n of nodes) await stopNode(n);
@@ -238,8 +241,9 @@ describe('cluster mode (Redis Streams)', () => {
     expect(kills.map((m) => m[1])).toEqual(['1', '2']);
     for (const m of kills) {
       expect(Number(m[2])).toBeGreaterThanOrEqual(10); // its even share of 32 over 3 processes
-      // Not before its lease could have run out (renewed at most a third of a lease before the kill), and not long after.
-      expect(Number(m[4])).toBeGreaterThan(1.5);
+      // Not at once: its lease had to run out (renewed a third of a lease before the kill, or later
+      // on a loaded machine: the bound leaves room for a renewal late by 2.5 s), and not long after.
+      expect(Number(m[4])).toBeGreaterThan(0.5);
       expect(Number(m[4])).toBeLessThan(30);
     }
     expect(run.stdout).toMatch(/served again \(2 kills\): p50 [\d.]+ s, p99 [\d.]+ s/);

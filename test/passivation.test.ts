@@ -40,7 +40,10 @@ describe('passivation', () => {
   }, 120_000);
 
   test('a key that keeps getting messages keeps its state; passivate can save what init restores', async () => {
+    // 400 ms idle before passivation: a stall of the sending loop must not look like idleness.
+    process.env.PASSIVATE_AFTER_MS = '400';
     const rt = await createRuntime({ actor: fixture('passivating-actor.mjs'), threads: 1 });
+    delete process.env.PASSIVATE_AFTER_MS; // the workers copied it at their start
     try {
       for (let i = 0; i < 30; i++) {
         await rt.send('hot', 1);
@@ -48,7 +51,7 @@ describe('passivation', () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const hot = await rt.ask<{ count: number; inits: number }>('hot', { op: 'get' });
-      expect(hot.count).toBe(30); // never passivated: it was never idle for 40 ms
+      expect(hot.count).toBe(30); // never passivated: it was never idle for 400 ms
       await until('the keys to passivate', async () => (await rt.snapshots())[0]!.actors.default === 0);
       expect(await rt.ask<{ count: number }>('keep-1', { op: 'get' })).toMatchObject({ count: 30 }); // restored by init
       expect(await rt.ask<{ count: number }>('hot', { op: 'get' })).toMatchObject({ count: 0 }); // not saved: fresh state

@@ -51,12 +51,11 @@ describe('retries and dead letters', () => {
       const log = await rt.ask<Run[]>('bad', { op: 'log' });
       expect(log.map((r) => `${r.id}${r.run}`)).toEqual(['x1', 'x2', 'x3', 'y1']);
       // backoffMs 40, doubling: ≥ 40 ms then ≥ 80 ms between attempts (timers never fire early;
-      // the upper side is loose on a shared machine).
+      // the upper side is loose on a shared machine, and a late first timer may outlast the second).
       const gap1 = log[1]!.at - log[0]!.at;
       const gap2 = log[2]!.at - log[1]!.at;
       expect(gap1).toBeGreaterThanOrEqual(38);
       expect(gap2).toBeGreaterThanOrEqual(78);
-      expect(gap2).toBeGreaterThan(gap1);
       expect(gap2).toBeLessThan(2000);
       expect(letters).toHaveLength(1);
       const d = letters[0]!;

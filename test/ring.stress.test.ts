@@ -33,7 +33,7 @@ import { produce } from './fixtures/ring-stress-producer.mjs';
 const CAPACITY = 16 * 1024;
 const FRAMES = envInt('RING_STRESS_FRAMES', 1_200_000, 20_000);
 const SEED = envInt('RING_STRESS_SEED', 0x5eed1234);
-const WAIT_TIMEOUT_MS = 2_000;
+const WAIT_TIMEOUT_MS = 10_000;
 const STALL_MS = 30_000;
 /** Generous (a million frames takes 2-4 s here): a minute per started million, at least two. */
 const timeoutFor = (frames: number): number => Math.max(120_000, Math.ceil(frames / 1e6) * 60_000);
