@@ -42,8 +42,8 @@ const plainOptions = () => ({ moreTypes: true, useRecords: false, copyBuffers: t
 const recordOptions = () => ({ moreTypes: true, useRecords: true, mapsAsObjects: true, copyBuffers: true, writeFunction: refuseFunction });
 
 /**
- * The packer of CODEC_RECORDS frames, adding new shapes to `structures` (pack with
- * REUSE_BUFFER_MODE | RESET_BUFFER_MODE, as MessageCodec does). Also the benchmark's encode floor.
+ * The packer of CODEC_RECORDS frames, adding new shapes to `structures` (pack with packReused, as
+ * MessageCodec does). Also the benchmark's encode floor.
  */
 export function newRecordPacker(structures: SharedStructures): Packr {
   return new Packr({
@@ -58,6 +58,18 @@ export function newRecordPacker(structures: SharedStructures): Packr {
     shouldShareStructure: (keys: string[]) => structures.shouldShare(keys),
   });
 }
+
+/**
+ * What msgpackr's `pack` returns in REUSE_BUFFER_MODE: its reused buffer with the bytes at
+ * [start, end); or, from the pack that saved a new record structure, a fresh subarray holding
+ * just those bytes, without start/end. packedStart/packedEnd read either.
+ */
+export type ReusedPack = Buffer & { start?: number; end?: number };
+
+/** Packs `value` into the packer's reused buffer (no allocation per message). */
+export const packReused = (packr: Packr, value: unknown): ReusedPack => packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as ReusedPack;
+export const packedStart = (packed: ReusedPack): number => packed.start ?? 0;
+export const packedEnd = (packed: ReusedPack): number => packed.end ?? packed.length;
 
 /** msgpackr's merge of loaded structures into its own (what its getStructures path runs; not in its types). */
 interface MergingUnpackr {
@@ -185,7 +197,7 @@ function scan(value: unknown): boolean {
 /** One encoder/decoder pair; one per thread side (msgpackr instances are not re-entrant across threads). */
 export class MessageCodec {
   private readonly plain = new Packr(plainOptions());
-  /** What plain objects are encoded with: `records` when this codec writes records, else `plain`. */
+  /** What messages msgpackr keeps the meaning of are packed with: the record packer, or `plain`. */
   private readonly encoder: Packr;
   private readonly encoderCodec: CodecId;
   private readonly records: Unpackr | null;
@@ -217,18 +229,17 @@ export class MessageCodec {
   encode(value: unknown): Buffer {
     if (scanMessage(value)) return this.encodeV8(value);
     this.lastCodec = this.encoderCodec;
-    let target: Buffer & { start?: number; end?: number };
+    let target: ReusedPack;
     try {
-      target = this.encoder.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start?: number; end?: number };
+      target = packReused(this.encoder, value);
     } catch (error) {
       this.structures?.dropPromises(); // room promised to shapes of this failed pack
       if (error instanceof TypeError) throw error;
       // What msgpackr cannot write but structured clone can (an object of more than 65,535 keys).
       return this.encodeV8(value);
     }
-    // The pack that saved a new structure returns its bytes as a fresh subarray, without start/end.
-    this.lastStart = target.start ?? 0;
-    this.lastEnd = target.end ?? target.length;
+    this.lastStart = packedStart(target);
+    this.lastEnd = packedEnd(target);
     return target;
   }
 

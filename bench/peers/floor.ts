@@ -1,15 +1,14 @@
 /**
  * Peer "floor": the same messages hashed (fnv1a32 % partitions, as the router does) and
  * msgpackr-encoded (the runtime's own record packer, into a reused buffer as the runtime packs)
- * in a tight loop on one thread. No
- * threads, no rings, no decoding, no actor: the least work any threaded peer must also do on the
- * producer side, so ringmaster ÷ floor says how much the rings, wake-ups and dispatch add.
+ * in a tight loop on one thread. No threads, no rings, no decoding, no actor: the least work any
+ * threaded peer must also do on the producer side, so ringmaster ÷ floor says how much the rings,
+ * wake-ups and dispatch add.
  *
  * What it verifies: every message was hashed into the right partition exactly once (per-partition
  * counts equal those of the expected per-key counts) and produced a non-empty encoding.
  */
-import { REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
-import { newRecordPacker } from '../../runtime/codec.js';
+import { newRecordPacker, packedEnd, packedStart, packReused } from '../../runtime/codec.js';
 import { SharedStructures } from '../../runtime/structures.js';
 import { fnv1a32 } from '../../runtime/key.js';
 import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
@@ -32,8 +31,8 @@ async function run(n: number, workload: W1Workload, expected: W1Totals): Promise
   for (let i = 0; i < n; i++) {
     const msg = workload.message(i);
     const partition = fnv1a32(msg.key) % PARTITIONS;
-    const encoded = packr.pack(msg, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Uint8Array & { start?: number; end?: number };
-    const length = encoded.end === undefined ? encoded.length : encoded.end - encoded.start!;
+    const encoded = packReused(packr, msg);
+    const length = packedEnd(encoded) - packedStart(encoded);
     perPartition[partition]!++;
     bytes += length;
     if (length === 0) empty++;
