@@ -133,6 +133,21 @@ describe('record structures shared through SharedStructures', () => {
     expect(after!.codec).toBe(CODEC_RECORDS);
   });
 
+  test('packs that fail after a new shape was promised room leave that room free', () => {
+    const structures = new SharedStructures();
+    const writer = new MessageCodec({ structures, writeRecords: true });
+    const usedBytes = () => new Int32Array(structures.sab, 0, 1)[0]!;
+    const huge = Object.fromEntries(Array.from({ length: 70_000 }, (_, i) => [`k${i}`, 0]));
+    // Each outer shape (a 10,000-character key) is promised ~30 KB by the bound, then the inner
+    // object makes the pack fail (past msgpackr's 16-bit map size): the message goes through
+    // node:v8, and 10 of them would promise the registry's whole 256 KiB.
+    for (let i = 0; i < 10; i++) expect(encodeAll(writer, [{ [`${i}`.padEnd(10_000, 'x')]: huge }])[0]!.codec).toBe(CODEC_V8);
+    expect(usedBytes()).toBe(0);
+    const [fresh] = encodeAll(writer, [{ ['fresh'.padEnd(10_000, 'y')]: 1 }]);
+    expect(fresh!.codec).toBe(CODEC_RECORDS);
+    expect(usedBytes()).toBeGreaterThan(0); // shared: the failed packs' promises were dropped
+  });
+
   test('a codec without the registry refuses a records frame with a clear error', () => {
     const writer = new MessageCodec({ structures: new SharedStructures(), writeRecords: true });
     const [e] = encodeAll(writer, [{ a: 1 }]);
