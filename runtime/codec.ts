@@ -19,6 +19,8 @@
  *
  * One scan of the message picks the codec and refuses, with a TypeError before anything is
  * written, what structured clone refuses: functions, symbols, WeakMap, WeakSet, WeakRef, Promise.
+ * The writer of records first tries ShapeEncoder (shape-encoder.ts), which does scan and pack in
+ * one walk for messages of known shapes and simple values, and falls back to this general path.
  *
  * Decoding always reads from a heap copy of the frame, never from the SharedArrayBuffer itself:
  * msgpackr's native string extractor crashes the process on SharedArrayBuffer-backed input.
@@ -27,6 +29,8 @@ import { deserialize, serialize } from 'node:v8';
 import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { copyBytes } from './bytes.js';
 import { MAX_SHARED_STRUCTURES, type SharedStructures } from './structures.js';
+import { ShapeEncoder } from './shape-encoder.js';
+import { Visits } from './visits.js';
 
 export const CODEC_PLAIN = 0;
 export const CODEC_V8 = 1;
@@ -83,38 +87,21 @@ export interface CodecOptions {
   structures?: SharedStructures;
   /** Encode with records, adding shapes to the registry: only its one writer (the main thread). */
   writeRecords?: boolean;
+  /** Records without the fast path (shape-encoder.ts): every message scanned, then packed by msgpackr. For tests and benchmarks. */
+  generalOnly?: boolean;
 }
 
-/**
- * Objects met by the current scan, to find an object reached twice. Small messages (the common
- * case) hold a few objects: a linear search of a reused array beats a Set there; past
- * SMALL_GRAPH objects the scan moves them into a Set.
- */
-const SMALL_GRAPH = 16;
-const visited: object[] = [];
-let visitedCount = 0;
-const visitedSet = new Set<object>();
-const EMPTY = {};
-
-/** Records `o` as met; returns true when it was met before. */
-function revisit(o: object): boolean {
-  if (visitedCount < SMALL_GRAPH) {
-    for (let i = 0; i < visitedCount; i++) if (visited[i] === o) return true;
-    visited[visitedCount++] = o;
-    return false;
-  }
-  if (visitedCount === SMALL_GRAPH) for (let i = 0; i < SMALL_GRAPH; i++) visitedSet.add(visited[i]!);
-  visitedCount++;
-  if (visitedSet.has(o)) return true;
-  visitedSet.add(o);
-  return false;
-}
+/** The objects the current scan has met. */
+const visits = new Visits();
 
 const refused = (what: string): TypeError =>
   new TypeError(`a message cannot contain a ${what} (structured clone refuses it)`);
 
 /** True when a string holds a lone surrogate (which UTF-8 cannot carry). */
 const hasLoneSurrogate = (text: string): boolean => !text.isWellFormed();
+
+/** True for a key msgpackr would not carry as it is: a lone surrogate, or '__proto__' (its reader renames it). */
+const keyNeedsV8 = (key: string): boolean => hasLoneSurrogate(key) || key === '__proto__';
 
 /**
  * Walks a message: throws TypeError on anything structured clone refuses, and returns true when
@@ -125,9 +112,7 @@ export function scanMessage(value: unknown): boolean {
   try {
     return scan(value);
   } finally {
-    for (let i = 0; i < visitedCount && i < SMALL_GRAPH; i++) visited[i] = EMPTY; // let them go
-    if (visitedCount > SMALL_GRAPH) visitedSet.clear();
-    visitedCount = 0;
+    visits.clear();
   }
 }
 
@@ -147,7 +132,7 @@ function scan(value: unknown): boolean {
       return false; // undefined, boolean, bigint
   }
   if (value === null) return false;
-  if (revisit(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
+  if (visits.seen(value)) return true; // shared or cyclic: only CODEC_V8 keeps the graph's shape
   let v8 = false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -162,7 +147,7 @@ function scan(value: unknown): boolean {
     // The common case first. A plain object's for-in sees its own properties only (unless
     // Object.prototype was given enumerable ones, which msgpackr would then send too).
     // An own '__proto__' key (JSON.parse makes them) would arrive renamed from msgpackr.
-    for (const k in record) if (scan(record[k]) || hasLoneSurrogate(k) || k === '__proto__') v8 = true;
+    for (const k in record) if (scan(record[k]) || keyNeedsV8(k)) v8 = true;
     return v8;
   }
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) {
@@ -189,7 +174,7 @@ function scan(value: unknown): boolean {
   if (value instanceof Error) v8 = true;
   for (const k in record) {
     if (!Object.hasOwn(record, k)) continue; // structured clone copies own properties only
-    if (scan(record[k]) || hasLoneSurrogate(k) || k === '__proto__') v8 = true;
+    if (scan(record[k]) || keyNeedsV8(k)) v8 = true;
   }
   return v8;
 }
@@ -202,6 +187,8 @@ export class MessageCodec {
   private readonly encoderCodec: CodecId;
   private readonly records: Unpackr | null;
   private readonly structures: SharedStructures | undefined;
+  /** The fast path for shapes the registry holds (the writer of records only). */
+  private readonly shapes: ShapeEncoder | null;
   /** Heap scratch the frame is copied into before decoding. */
   private scratch = Buffer.allocUnsafeSlow(4096);
   private readonly decodeRange = { start: 0, end: 0 };
@@ -218,6 +205,7 @@ export class MessageCodec {
     this.records = structures ? new Unpackr({ ...recordOptions(), getStructures: () => structures.load() }) : null;
     this.encoder = writeRecords ? newRecordPacker(structures!) : this.plain;
     this.encoderCodec = writeRecords ? CODEC_RECORDS : CODEC_PLAIN;
+    this.shapes = writeRecords && !options.generalOnly ? new ShapeEncoder(structures!) : null;
   }
 
   /**
@@ -227,6 +215,16 @@ export class MessageCodec {
    * structured clone refuses.
    */
   encode(value: unknown): Buffer {
+    const shapes = this.shapes;
+    if (shapes !== null) {
+      const end = shapes.encode(value);
+      if (end >= 0) {
+        this.lastCodec = CODEC_RECORDS;
+        this.lastStart = 0;
+        this.lastEnd = end;
+        return shapes.buffer;
+      }
+    }
     if (scanMessage(value)) return this.encodeV8(value);
     this.lastCodec = this.encoderCodec;
     let target: ReusedPack;

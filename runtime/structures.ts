@@ -47,8 +47,9 @@ export class SharedStructures {
   // Entries are plain msgpack (no records): they describe records, they cannot use them.
   private readonly entries = new Packr({ useRecords: false });
   private readonly entryReader = new Unpackr({ useRecords: false });
-  /** Writer: structures saved so far, and bytes promised to shouldShare() since the last save. */
-  private saved = 0;
+  /** Writer: the key list of each structure saved so far (index i: record id 0x40 + i). */
+  private readonly savedKeys: string[][] = [];
+  /** Writer: bytes promised to shouldShare() since the last save. */
   private promised = 0;
   /** Reader: the structures decoded so far, and the bytes they came from. */
   private readonly known: Structures = [];
@@ -76,17 +77,25 @@ export class SharedStructures {
   /** Writer (msgpackr's saveStructures): appends the structures added since the last save. */
   save(structures: Structures): boolean {
     let used = Atomics.load(this.words, USED);
-    for (let i = this.saved; i < structures.length; i++) {
-      const entry = this.entries.pack(structures[i]!.slice());
+    const added: string[][] = [];
+    for (let i = this.savedKeys.length; i < structures.length; i++) {
+      const keys = structures[i]!.slice();
+      const entry = this.entries.pack(keys);
       // shouldShare() promised the room; refusing here would make msgpackr pack again, forever.
       if (used + entry.length > this.bytes.length) throw new Error('shared structures overflow (a bug: shouldShare promised the room)');
       this.bytes.set(entry, used);
       used += entry.length;
+      added.push(keys);
     }
-    this.saved = structures.length;
     this.promised = 0;
     Atomics.store(this.words, USED, used);
+    for (const keys of added) this.savedKeys.push(keys); // only once readers can see them
     return true;
+  }
+
+  /** Writer: the key lists saved so far (index i: record id 0x40 + i); append-only. */
+  get savedShapes(): readonly (readonly string[])[] {
+    return this.savedKeys;
   }
 
   /** Reader: whether structures were published since the last load(). */

@@ -202,7 +202,7 @@ describe('runs', () => {
       });
     const r = await run(['--runs', '1']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/build \d+ ns · \+ FNV-1a -?\d+ ns · \+ scan -?\d+ ns · \+ msgpackr pack \(records\) -?\d+ ns · \+ frame write -?\d+ ns = \d+ ns per message/);
+    expect(r.stdout).toMatch(/build \d+ ns · \+ FNV-1a -?\d+ ns\n   · the general path: \+ scan -?\d+ ns · \+ msgpackr pack \(records\) -?\d+ ns\n   · what the runtime runs for W1, the shape encoder \(scan and pack in one walk\): \+ -?\d+ ns · \+ frame write -?\d+ ns = \d+ ns per message/);
     expect(r.stdout).toMatch(/plain maps → records \(the runtime.s\): encode \d+ → \d+ ns, decode \d+ → \d+ ns, [\d.]+ → [\d.]+ bytes/);
     expect(r.stdout).toMatch(/run 1\/1: (\d+ ){7}\d+ ms — verified/);
     expect(r.stdout.match(/msgs\/s.* — verified/g)).toHaveLength(4); // 1 worker; 2 workers at niceness 0, 5, default
