@@ -59,11 +59,20 @@ class KeyContext implements ActorContext<unknown> {
 }
 
 export interface KeyActor {
+  /**
+   * The key's first INLINE_KEY_BYTES bytes as three int32 words (zero past its end) and its
+   * length: a frame's key is compared with these, in the actor itself, so a lookup touches no
+   * other object for keys of up to 12 bytes.
+   */
+  readonly key0: number;
+  readonly key1: number;
+  readonly key2: number;
+  readonly keyLength: number;
+  /** Whether keyBytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
+  readonly keyUtf16: boolean;
   readonly ctx: ActorContext<unknown>;
   /** The key's UTF-8 bytes, compared against frames to find the actor without decoding the key. */
   readonly keyBytes: Uint8Array;
-  /** Whether keyBytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
-  readonly keyUtf16: boolean;
   readonly keyHash: number;
   /** Next actor whose key has the same hash (collisions are rare; a short chain). */
   sameHash: KeyActor | null;
@@ -88,10 +97,22 @@ function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
   return copy;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number): boolean {
+/** Whether `a` holds the `length` bytes at b[at], comparing from index `from` on. */
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number, from = 0): boolean {
   if (a.length !== length) return false;
-  for (let i = 0; i < length; i++) if (a[i] !== b[at + i]) return false;
+  for (let i = from; i < length; i++) if (a[i] !== b[at + i]) return false;
   return true;
+}
+
+/** Key bytes kept in the actor itself (KeyActor.key0-2). */
+const INLINE_KEY_BYTES = 12;
+
+/** The 4 bytes at `at` of a key that ends at `end`, little-endian, as an int32; zero past the end. */
+function keyWord(bytes: Uint8Array, at: number, end: number): number {
+  if (at + 4 <= end) return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+  let word = 0;
+  for (let i = 0; at + i < end; i++) word |= bytes[at + i]! << (8 * i);
+  return word;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -129,8 +150,15 @@ export class Mailboxes {
   /** The actor of the key whose UTF-8 bytes are bytes[at, at + length), created on first use. */
   actorFor(keyHash: number, bytes: Buffer, at: number, length: number, keyUtf16: boolean, partition: number): KeyActor {
     const first = this.actors.get(keyHash | 0);
+    const end = at + length;
+    const key0 = keyWord(bytes, at, end);
+    const key1 = keyWord(bytes, at + 4, end);
+    const key2 = keyWord(bytes, at + 8, end);
     for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
-      if (actor.keyUtf16 === keyUtf16 && sameBytes(actor.keyBytes, bytes, at, length)) return actor;
+      if (actor.key0 === key0 && actor.key1 === key1 && actor.key2 === key2 && actor.keyLength === length && actor.keyUtf16 === keyUtf16 &&
+        (length <= INLINE_KEY_BYTES || sameBytes(actor.keyBytes, bytes, at, length, INLINE_KEY_BYTES))) {
+        return actor;
+      }
     }
     return this.add(keyHash, copyOf(bytes, at, length), keyUtf16, partition); // a copy: the ring's bytes are reused
   }
@@ -138,10 +166,15 @@ export class Mailboxes {
   private add(keyHash: number, keyBytes: Uint8Array, keyUtf16: boolean, partition: number): KeyActor {
     const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(keyUtf16 ? 'utf16le' : 'utf8');
     const first = this.actors.get(keyHash | 0);
+    const length = keyBytes.length;
     const actor: KeyActor = {
+      key0: keyWord(keyBytes, 0, length),
+      key1: keyWord(keyBytes, 4, length),
+      key2: keyWord(keyBytes, 8, length),
+      keyLength: length,
+      keyUtf16,
       ctx: new KeyContext(key, partition, this.thread, this.restarts, this.kind, this.shared),
       keyBytes,
-      keyUtf16,
       keyHash,
       sameHash: first ?? null,
       activated: false,

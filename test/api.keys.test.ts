@@ -176,6 +176,23 @@ describe('partitions of keys', () => {
     expect((await rt.ask<any>(b, { op: 'info' })).sum).toBe(4);
   });
 
+  test('keys with the same FNV-1a hash keep distinct actors: same length, different lengths, and past the first 12 bytes', async () => {
+    // Found by a birthday search over FNV-1a 32; the worker finds actors by hash, then compares keys.
+    const pairs: Array<[string, string]> = [['u043zx', 'u0bpad'], ['k32728', 'k261234'], ['tenant-00042/user-132789', 'tenant-00042/user-729192']];
+    for (const [a, b] of pairs) {
+      expect(fnv1a32(a)).toBe(fnv1a32(b));
+      expect(rt.partitionOf(a)).toBe(rt.partitionOf(b)); // so also the same thread
+      for (let i = 0; i < 20; i++) {
+        await rt.send(a, { op: 'add', n: 1 });
+        await rt.send(b, { op: 'add', n: 100 });
+      }
+      const ia = await rt.ask<any>(a, { op: 'info' });
+      const ib = await rt.ask<any>(b, { op: 'info' });
+      expect([ia.key, ia.sum, ia.initCalls]).toStrictEqual([a, 20, 1]);
+      expect([ib.key, ib.sum, ib.initCalls]).toStrictEqual([b, 2000, 1]);
+    }
+  });
+
   test('ctx.key is String(key) for keys with lone surrogates, and such keys do not share an actor', async () => {
     // Two different strings whose UTF-8 encodings are equal (both lone surrogates become U+FFFD):
     // same partition by the contract's formula, but still two different keys.

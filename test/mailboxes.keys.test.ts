@@ -1,0 +1,40 @@
+/**
+ * Mailboxes.actorFor finds a key's actor by its hash, then compares the key (runtime/mailboxes.ts):
+ * here every key is given the same hash, so only the comparison tells them apart, including the
+ * cases no real FNV-1a collision is at hand for (keys that differ only by trailing NUL bytes,
+ * which the zero-padded inline words alone would not tell apart).
+ */
+import { describe, expect, test } from 'vitest';
+import { Mailboxes } from '../dist/runtime/mailboxes.js';
+
+const noop = () => {};
+
+function mailboxes(): Mailboxes {
+  const shared = { now: 0, inFlight: 0, send: noop };
+  return new Mailboxes('k', { receive: noop }, 0, { pending: noop, done: noop }, { attempts: 1, backoffMs: 0, maxBackoffMs: 0 }, 0, shared);
+}
+
+/** The key's bytes at an odd offset of a larger buffer, as in a ring. */
+function framed(key: string, utf16 = false): [Buffer, number, number] {
+  const bytes = Buffer.from(key, utf16 ? 'utf16le' : 'utf8');
+  const frame = Buffer.alloc(bytes.length + 11, 0xee);
+  bytes.copy(frame, 7);
+  return [frame, 7, bytes.length];
+}
+
+describe('Mailboxes.actorFor', () => {
+  test('keys sharing one hash keep one actor each, found again by their bytes', () => {
+    const m = mailboxes();
+    const keys = ['a', 'a\0', 'a\0\0', 'abcd', 'abcd\0', 'abcdefghijkl', 'abcdefghijkl\0', 'abcdefghijklm', 'abcdefghijkln', 'abcdefghijklmnopqrstuvwxyz', 'abcdefghijklmnopqrstuvwxyZ', 'é', 'ü'];
+    const actors = keys.map((key) => m.actorFor(12345, ...framed(key), false, 0));
+    expect(new Set(actors).size).toBe(keys.length);
+    expect(actors.map((a) => a.ctx.key)).toStrictEqual(keys);
+    keys.forEach((key, i) => expect(m.actorFor(12345, ...framed(key), false, 0)).toBe(actors[i]));
+    expect(m.size).toBe(keys.length);
+    // The same bytes flagged as UTF-16 code units are another key: 'ab' in UTF-16LE is 'a\0b\0' in UTF-8.
+    const utf16 = m.actorFor(12345, ...framed('ab', true), true, 0);
+    const utf8Twin = m.actorFor(12345, ...framed('a\0b\0'), false, 0);
+    expect(utf16).not.toBe(utf8Twin);
+    expect(m.actorFor(12345, ...framed('ab', true), true, 0)).toBe(utf16);
+  });
+});
