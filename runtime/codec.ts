@@ -21,21 +21,26 @@
  * written, what structured clone refuses: functions, symbols, WeakMap, WeakSet, WeakRef, Promise.
  * The writer of records first tries ShapeEncoder (shape-encoder.ts), which does scan and pack in
  * one walk for messages of known shapes and simple values, and falls back to this general path.
+ * Its frames are CODEC_SHAPES: msgpackr's record bytes, read by ShapeDecoder (shape-decoder.ts)
+ * in place, without the heap copy msgpackr needs.
  *
- * Decoding always reads from a heap copy of the frame, never from the SharedArrayBuffer itself:
- * msgpackr's native string extractor crashes the process on SharedArrayBuffer-backed input.
+ * msgpackr decodes from a heap copy of the frame, never from the SharedArrayBuffer itself: its
+ * native string extractor crashes the process on SharedArrayBuffer-backed input.
  */
 import { deserialize, serialize } from 'node:v8';
 import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { copyBytes } from './bytes.js';
 import { MAX_SHARED_STRUCTURES, type SharedStructures } from './structures.js';
+import { ShapeDecoder } from './shape-decoder.js';
 import { ShapeEncoder } from './shape-encoder.js';
 import { Visits } from './visits.js';
 
 export const CODEC_PLAIN = 0;
 export const CODEC_V8 = 1;
 export const CODEC_RECORDS = 2;
-export type CodecId = typeof CODEC_PLAIN | typeof CODEC_V8 | typeof CODEC_RECORDS;
+/** CODEC_RECORDS bytes that the shape encoder wrote: only its subset, so its own reader reads them (shape-decoder.ts). */
+export const CODEC_SHAPES = 3;
+export type CodecId = typeof CODEC_PLAIN | typeof CODEC_V8 | typeof CODEC_RECORDS | typeof CODEC_SHAPES;
 
 function refuseFunction(): never {
   throw new TypeError('a function cannot be sent: messages must be structured-clone-able');
@@ -189,6 +194,8 @@ export class MessageCodec {
   private readonly structures: SharedStructures | undefined;
   /** The fast path for shapes the registry holds (the writer of records only). */
   private readonly shapes: ShapeEncoder | null;
+  /** Reads what the fast path wrote (any codec with the registry). */
+  private readonly shapeReader = new ShapeDecoder();
   /** Heap scratch the frame is copied into before decoding. */
   private scratch = Buffer.allocUnsafeSlow(4096);
   private readonly decodeRange = { start: 0, end: 0 };
@@ -219,7 +226,7 @@ export class MessageCodec {
     if (shapes !== null) {
       const end = shapes.encode(value);
       if (end >= 0) {
-        this.lastCodec = CODEC_RECORDS;
+        this.lastCodec = CODEC_SHAPES;
         this.lastStart = 0;
         this.lastEnd = end;
         return shapes.buffer;
@@ -258,6 +265,10 @@ export class MessageCodec {
   /** Decodes `length` bytes at `offset` of `source` (typically a ring's shared bytes). */
   decode(source: Buffer, offset: number, length: number, codec: number): unknown {
     if (length === 0) return undefined;
+    if (codec === CODEC_SHAPES) {
+      this.loadNewStructures();
+      return this.shapeReader.decode(source, offset, length); // in place: no copy, msgpackr not involved
+    }
     // Same offset mod 8 in the scratch as in the source: V8 copies a large block between shared
     // and heap memory byte by byte when the two are aligned differently (about 7× slower at 4 KiB).
     const at = offset & 7;
@@ -267,16 +278,25 @@ export class MessageCodec {
     this.decodeRange.start = at;
     this.decodeRange.end = at + length;
     if (codec === CODEC_RECORDS) {
-      const { records, structures } = this;
-      if (records === null || structures === undefined) throw new TypeError('a records frame, and this codec has no record structures');
-      // New shapes are merged before the unpack: msgpackr's own load, in mid-unpack, swaps its
-      // source for a Uint8Array copy, and a Buffer in that message would arrive as a Uint8Array.
-      if (structures.hasNew()) {
-        const merging = records as unknown as MergingUnpackr;
-        merging._mergeStructures(structures.load(), merging.structures);
-      }
-      return records.unpack(this.scratch, this.decodeRange);
+      this.loadNewStructures();
+      return this.records!.unpack(this.scratch, this.decodeRange);
     }
     return this.plain.unpack(this.scratch, this.decodeRange);
+  }
+
+  /**
+   * Before a frame that may name a new record structure: takes what the registry published since
+   * the last load, into both readers. Merged before msgpackr's unpack, not in it: msgpackr's own
+   * load, in mid-unpack, swaps its source for a Uint8Array copy, and a Buffer in that message
+   * would arrive as a Uint8Array.
+   */
+  private loadNewStructures(): void {
+    const { records, structures } = this;
+    if (records === null || structures === undefined) throw new TypeError('a records frame, and this codec has no record structures');
+    if (!structures.hasNew()) return;
+    const loaded = structures.load();
+    this.shapeReader.learn(loaded.slice()); // its own list: msgpackr's merge rewrites the one it gets
+    const merging = records as unknown as MergingUnpackr;
+    merging._mergeStructures(loaded, merging.structures);
   }
 }

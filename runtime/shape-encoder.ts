@@ -1,8 +1,9 @@
 /**
  * The main thread's fast encoder: the structured-clone scan and msgpackr's records `pack` in one
  * walk, for the messages services send over and over. It writes the MessagePack records that
- * msgpackr's Unpackr reads (CODEC_RECORDS), using only record structures already in the shared
- * registry (structures.ts), so a worker decodes its frames exactly as it decodes msgpackr's.
+ * msgpackr's Unpackr reads, using only record structures already in the shared registry
+ * (structures.ts). Its frames are marked CODEC_SHAPES, so a worker knows they hold only this
+ * subset and reads them with ShapeDecoder (shape-decoder.ts), straight from the ring.
  *
  * What it takes: null, booleans, numbers but -0, well-formed strings, dense arrays of these, and
  * plain (or null-prototype) objects whose key list is one of the registry's first 32 structures

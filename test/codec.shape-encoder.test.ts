@@ -1,14 +1,15 @@
 /**
- * The shape encoder (runtime/shape-encoder.ts), the main thread's fast path: what it writes
- * decodes, on a worker's codec that only has the shared registry, to exactly what structured
- * clone gives; it takes the messages it claims to (so the runtime really uses it for W1) and
- * hands everything else to the general path, which then keeps every refusal and every codec
- * choice it had.
+ * The shape encoder (runtime/shape-encoder.ts), the main thread's fast path, and its reader
+ * (runtime/shape-decoder.ts): what it writes decodes, on a worker's codec that only has the
+ * shared registry, straight from shared memory, to exactly what structured clone gives, and
+ * msgpackr reads the same bytes to the same value; it takes the messages it claims to (so the
+ * runtime really uses it for W1) and hands everything else to the general path, which then keeps
+ * every refusal and every codec choice it had.
  */
 import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { CODEC_RECORDS, CODEC_V8, MessageCodec } from '../dist/runtime/codec.js';
+import { CODEC_RECORDS, CODEC_SHAPES, CODEC_V8, MessageCodec } from '../dist/runtime/codec.js';
 import { ShapeEncoder } from '../dist/runtime/shape-encoder.js';
 import { SharedStructures } from '../dist/runtime/structures.js';
 
@@ -16,21 +17,33 @@ const structuredCopy = (value: unknown): unknown => deserialize(serialize(value)
 
 interface Pair {
   writer: MessageCodec;
+  /** A worker's codec: reads CODEC_SHAPES frames with ShapeDecoder. */
   reader: MessageCodec;
+  /** Another worker's codec, told the same bytes are plain CODEC_RECORDS: msgpackr reads them. */
+  msgpackr: MessageCodec;
   structures: SharedStructures;
 }
 
 function pair(): Pair {
   const structures = new SharedStructures();
-  return { structures, writer: new MessageCodec({ structures, writeRecords: true }), reader: new MessageCodec({ structures: new SharedStructures(structures.sab) }) };
+  const worker = () => new MessageCodec({ structures: new SharedStructures(structures.sab) });
+  return { structures, writer: new MessageCodec({ structures, writeRecords: true }), reader: worker(), msgpackr: worker() };
 }
 
-/** Encodes on the writer and decodes on the reader, as a frame would travel; also says which codec and whether the fast path wrote it. */
+/**
+ * Encodes on the writer and decodes on the reader, as a frame would travel (from a ring-like
+ * SharedArrayBuffer, at an odd offset); also says which codec and whether the fast path wrote it.
+ * What the fast path wrote must read the same through msgpackr.
+ */
 function travel(p: Pair, value: unknown): { value: unknown; codec: number; fast: boolean } {
   const buffer = p.writer.encode(value);
-  const fast = buffer === (p.writer as unknown as { shapes: ShapeEncoder }).shapes.buffer;
-  const bytes = Buffer.from(buffer.subarray(p.writer.lastStart, p.writer.lastEnd));
-  return { value: p.reader.decode(bytes, 0, bytes.length, p.writer.lastCodec), codec: p.writer.lastCodec, fast };
+  const length = p.writer.lastEnd - p.writer.lastStart;
+  const shared = Buffer.from(new SharedArrayBuffer(length + 13));
+  buffer.copy(shared, 13, p.writer.lastStart, p.writer.lastEnd);
+  const codec = p.writer.lastCodec;
+  const got = p.reader.decode(shared, 13, length, codec);
+  if (codec === CODEC_SHAPES) expect(p.msgpackr.decode(shared, 13, length, CODEC_RECORDS)).toStrictEqual(got);
+  return { value: got, codec, fast: codec === CODEC_SHAPES };
 }
 
 /** Sends `value` twice: the first registers its shapes (general path), the second may take the fast path. */
@@ -51,7 +64,6 @@ describe('shape encoder', () => {
     for (const n of [...INTEGERS, ...DOUBLES]) {
       const got = second(p, { n, list: [n, n] });
       expect(got.fast).toBe(true);
-      expect(got.codec).toBe(CODEC_RECORDS);
       expect(got.value).toStrictEqual({ n, list: [n, n] });
     }
   });
@@ -130,7 +142,7 @@ describe('shape encoder', () => {
     }
     for (const refused of [{ a: () => 1, b: 2 }, { a: Symbol('s'), b: 2 }, { a: [new WeakMap()], b: 2 }]) {
       expect(() => p.writer.encode(refused)).toThrow(TypeError);
-      expect(travel(p, { a: 1, b: 2 })).toStrictEqual({ value: { a: 1, b: 2 }, codec: CODEC_RECORDS, fast: true }); // and nothing stuck
+      expect(travel(p, { a: 1, b: 2 })).toStrictEqual({ value: { a: 1, b: 2 }, codec: CODEC_SHAPES, fast: true }); // and nothing stuck
     }
   });
 
@@ -151,6 +163,27 @@ describe('shape encoder', () => {
     const bigGot = second(p, big);
     expect(bigGot.fast).toBe(false);
     expect(bigGot.value).toStrictEqual(big);
+  });
+
+  test('a worker that starts late (a restart, a moved partition) reads shapes frames through the registry alone', () => {
+    const p = pair();
+    const messages = Array.from({ length: 40 }, (_, i) => ({ [`k${i % 20}`]: { seq: i, tags: ['x', `y${i}`] } }));
+    const frames: { bytes: Buffer; codec: number }[] = [];
+    for (const m of [...messages, ...messages]) {
+      const buffer = p.writer.encode(m);
+      frames.push({ bytes: Buffer.from(buffer.subarray(p.writer.lastStart, p.writer.lastEnd)), codec: p.writer.lastCodec });
+    }
+    expect(frames.filter((f) => f.codec === CODEC_SHAPES).length).toBeGreaterThan(40);
+    const late = new MessageCodec({ structures: new SharedStructures(p.structures.sab) });
+    const all = [...messages, ...messages];
+    for (let i = frames.length - 1; i >= 0; i--) expect(late.decode(frames[i]!.bytes, 0, frames[i]!.bytes.length, frames[i]!.codec)).toStrictEqual(all[i]);
+  });
+
+  test('a shapes frame with a byte the encoder never writes, or an unknown record id, is a clear error', () => {
+    const reader = new MessageCodec({ structures: new SharedStructures() });
+    expect(() => reader.decode(Buffer.from([0xc1]), 0, 1, CODEC_SHAPES)).toThrow(/never writes/);
+    expect(() => reader.decode(Buffer.from([0x45]), 0, 1, CODEC_SHAPES)).toThrow(/not in the registry/);
+    expect(() => reader.decode(Buffer.from([0x01, 0x02]), 0, 2, CODEC_SHAPES)).toThrow(/of 2 bytes held 1/);
   });
 
   test('a ShapeEncoder knows only what the registry saved: -1 for a shape before the general path saved it', () => {
