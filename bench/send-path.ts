@@ -117,6 +117,8 @@ function parts(): void {
     }
     return plainOnes;
   }, check: exactly('scan', PART_MESSAGES) };
+  // The general path and the runtime's codec in two loops written out, for the reason given at the
+  // codec steps below: one loop over both codecs would measure a polymorphic call.
   const generalStep: Step = { loop: (n) => {
     let encoded = 0;
     for (let i = 0; i < n; i++) {

@@ -69,6 +69,15 @@ function writeU32BE(b: Uint8Array, pos: number, v: number): void {
   b[pos + 3] = v & 0xff;
 }
 
+/** Writes a MessagePack type byte and then `v` in `size` (1, 2 or 4) big-endian bytes; returns the position after them. */
+function writeSized(b: Uint8Array, pos: number, type: number, v: number, size: 1 | 2 | 4): number {
+  b[pos] = type;
+  if (size === 1) b[pos + 1] = v & 0xff;
+  else if (size === 2) writeU16BE(b, pos + 1, v);
+  else writeU32BE(b, pos + 1, v);
+  return pos + 1 + size;
+}
+
 const float = new Float64Array(1);
 const floatBytes = new Uint8Array(float.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -157,11 +166,8 @@ export class ShapeEncoder {
     const b = this.buffer;
     let pos = this.pos;
     if (n < 16) b[pos++] = 0x90 | n;
-    else if (n < 0x10000) {
-      b[pos] = 0xdc;
-      writeU16BE(b, pos + 1, n);
-      pos += 3;
-    } else return false;
+    else if (n < 0x10000) pos = writeSized(b, pos, 0xdc, n, 2);
+    else return false;
     this.pos = pos;
     for (let i = 0; i < n; i++) {
       const item = array[i];
@@ -179,35 +185,11 @@ export class ShapeEncoder {
           if (v === 0 && 1 / v < 0) return false; // -0: only CODEC_V8 keeps it
           b[pos] = v;
           this.pos = pos + 1;
-        } else if (v < 0x100) {
-          b[pos] = 0xcc;
-          b[pos + 1] = v;
-          this.pos = pos + 2;
-        } else if (v < 0x10000) {
-          b[pos] = 0xcd;
-          writeU16BE(b, pos + 1, v);
-          this.pos = pos + 3;
-        } else {
-          b[pos] = 0xce;
-          writeU32BE(b, pos + 1, v);
-          this.pos = pos + 5;
-        }
+        } else this.pos = v < 0x100 ? writeSized(b, pos, 0xcc, v, 1) : v < 0x10000 ? writeSized(b, pos, 0xcd, v, 2) : writeSized(b, pos, 0xce, v, 4);
       } else if (v >= -32) {
         b[pos] = v & 0xff;
         this.pos = pos + 1;
-      } else if (v >= -0x80) {
-        b[pos] = 0xd0;
-        b[pos + 1] = v & 0xff;
-        this.pos = pos + 2;
-      } else if (v >= -0x8000) {
-        b[pos] = 0xd1;
-        writeU16BE(b, pos + 1, v);
-        this.pos = pos + 3;
-      } else {
-        b[pos] = 0xd2;
-        writeU32BE(b, pos + 1, v);
-        this.pos = pos + 5;
-      }
+      } else this.pos = v >= -0x80 ? writeSized(b, pos, 0xd0, v, 1) : v >= -0x8000 ? writeSized(b, pos, 0xd1, v, 2) : writeSized(b, pos, 0xd2, v, 4);
       return true;
     }
     // Any other double (and NaN, ±Infinity, integers past int32) as a big-endian float64: exact.
@@ -235,10 +217,7 @@ export class ShapeEncoder {
       }
       if (i === n) {
         if (header === 1) b[this.pos] = 0xa0 | n;
-        else {
-          b[this.pos] = 0xd9;
-          b[this.pos + 1] = n;
-        }
+        else writeSized(b, this.pos, 0xd9, n, 1);
         this.pos = at + n;
         return true;
       }
@@ -250,18 +229,10 @@ export class ShapeEncoder {
     if (at + most > CAPACITY) return false;
     const b = this.buffer;
     const length = b.write(s, at, 'utf8');
-    const pos = this.pos;
-    if (header === 1) b[pos] = 0xa0 | length;
-    else if (header === 2) {
-      b[pos] = 0xd9;
-      b[pos + 1] = length;
-    } else if (header === 3) {
-      b[pos] = 0xda;
-      writeU16BE(b, pos + 1, length);
-    } else {
-      b[pos] = 0xdb;
-      writeU32BE(b, pos + 1, length);
-    }
+    if (header === 1) b[this.pos] = 0xa0 | length;
+    else if (header === 2) writeSized(b, this.pos, 0xd9, length, 1);
+    else if (header === 3) writeSized(b, this.pos, 0xda, length, 2);
+    else writeSized(b, this.pos, 0xdb, length, 4);
     this.pos = at + length;
     return true;
   }
