@@ -31,6 +31,7 @@ import { deserialize, serialize } from 'node:v8';
 import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { copyBytes } from './bytes.js';
 import { MAX_SHARED_STRUCTURES, type SharedStructures } from './structures.js';
+import { hasLoneSurrogate, keyNeedsV8 } from './msgpackr-limits.js';
 import { ShapeDecoder } from './shape-decoder.js';
 import { ShapeEncoder } from './shape-encoder.js';
 import { Visits } from './visits.js';
@@ -101,12 +102,6 @@ const visits = new Visits();
 
 const refused = (what: string): TypeError =>
   new TypeError(`a message cannot contain a ${what} (structured clone refuses it)`);
-
-/** True when a string holds a lone surrogate (which UTF-8 cannot carry). */
-const hasLoneSurrogate = (text: string): boolean => !text.isWellFormed();
-
-/** True for a key msgpackr would not carry as it is: a lone surrogate, or '__proto__' (its reader renames it). */
-const keyNeedsV8 = (key: string): boolean => hasLoneSurrogate(key) || key === '__proto__';
 
 /**
  * Walks a message: throws TypeError on anything structured clone refuses, and returns true when
@@ -209,7 +204,7 @@ export class MessageCodec {
     const { structures, writeRecords = false } = options;
     if (writeRecords && structures === undefined) throw new TypeError('writeRecords needs the structures to write to');
     this.structures = structures;
-    this.records = structures ? new Unpackr({ ...recordOptions(), getStructures: () => structures.load() }) : null;
+    this.records = structures ? new Unpackr({ ...recordOptions(), getStructures: () => this.loadShapes() }) : null;
     this.encoder = writeRecords ? newRecordPacker(structures!) : this.plain;
     this.encoderCodec = writeRecords ? CODEC_RECORDS : CODEC_PLAIN;
     this.shapes = writeRecords && !options.generalOnly ? new ShapeEncoder(structures!) : null;
@@ -294,9 +289,17 @@ export class MessageCodec {
     const { records, structures } = this;
     if (records === null || structures === undefined) throw new TypeError('a records frame, and this codec has no record structures');
     if (!structures.hasNew()) return;
-    const loaded = structures.load();
-    this.shapeReader.learn(loaded.slice()); // its own list: msgpackr's merge rewrites the one it gets
     const merging = records as unknown as MergingUnpackr;
-    merging._mergeStructures(loaded, merging.structures);
+    merging._mergeStructures(this.loadShapes(), merging.structures);
+  }
+
+  /**
+   * Every structure the registry published (msgpackr's getStructures too, should msgpackr ever
+   * load by itself): the shape reader learns them at the same time, so neither falls behind.
+   */
+  private loadShapes(): string[][] {
+    const loaded = this.structures!.load();
+    this.shapeReader.learn(loaded.slice()); // its own list: msgpackr's merge rewrites the one it gets
+    return loaded;
   }
 }

@@ -7,15 +7,18 @@
  *
  * What it takes: null, booleans, numbers but -0, well-formed strings, dense arrays of these, and
  * plain (or null-prototype) objects whose key list is one of the registry's first 32 structures
- * (their record id is one byte), nested up to MAX_DEPTH, no object reached twice. For anything else encode() returns
- * -1 having changed nothing the caller can see, and the caller takes the general path (scan, then
- * msgpackr), which also adds new shapes to the registry and raises the TypeErrors.
+ * (their record id is one byte), nested up to MAX_DEPTH, no object reached twice, while
+ * Object.prototype has no enumerable property (a plain object's for-in would list it too). For
+ * anything else encode() returns -1 and the caller takes the general path (scan, then msgpackr),
+ * which also adds new shapes to the registry and raises the TypeErrors. Nothing it wrote is seen
+ * then; only getters run again (as they already run in both the scan and msgpackr's pack).
  *
  * Where it writes what msgpackr would write differently, both are valid MessagePack that
  * msgpackr reads to the same value: integers 0x40-0xff as uint8 (with records on, msgpackr's
  * reader takes the bytes 0x40-0x7f as record ids), strings with a str8/16/32 header sized by
  * their UTF-16 length (the UTF-8 length is known only after writing them).
  */
+import { keyNeedsV8 } from './msgpackr-limits.js';
 import type { SharedStructures } from './structures.js';
 import { Visits } from './visits.js';
 
@@ -28,6 +31,12 @@ const MAX_DEPTH = 32;
 const CAPACITY = 64 * 1024;
 /** Every value but a string writes at most 9 bytes (a float64), so a walk checks room once per value. */
 const VALUE_ROOM = 16;
+
+/** True while Object.prototype has no enumerable property (a for-in over it costs a few ns). */
+function objectPrototypeClean(): boolean {
+  for (const _ in Object.prototype) return false;
+  return true;
+}
 
 /** One step of the key-list tree: the node reached by a shape's first keys, in order. */
 class ShapeNode {
@@ -107,12 +116,18 @@ export class ShapeEncoder {
     }
   }
 
-  /** Adds the registry's new one-byte-id structures to the tree. */
+  /**
+   * Adds the registry's new one-byte-id structures to the tree; not one with a key msgpackr would
+   * not carry as it is ('__proto__', a lone surrogate), which the scan sends through node:v8.
+   * (The registry gets one only if a getter adds such a key between the scan and the pack.)
+   */
   private learn(): void {
     const shapes = this.structures.savedShapes;
     for (let i = this.learned; i < shapes.length && i < ONE_BYTE_RECORD_IDS; i++) {
+      const keys = shapes[i]!;
+      if (keys.some(keyNeedsV8)) continue;
       let node = this.root; // the empty object's shape ends here
-      for (const key of shapes[i]!) node = node.childOrNew(key);
+      for (const key of keys) node = node.childOrNew(key);
       node.id = FIRST_RECORD_ID + i;
     }
     this.learned = shapes.length;
@@ -147,9 +162,10 @@ export class ShapeEncoder {
   }
 
   private writeRecord(record: Record<string, unknown>, depth: number): boolean {
+    if (!objectPrototypeClean()) return false; // checked per object: a getter may have changed it
     const idAt = this.pos++;
     let node = this.root;
-    // for-in: the key order msgpackr's records use, and a plain object's own keys (see codec.ts).
+    // for-in: the key order msgpackr's records use, and (Object.prototype clean) the own keys only.
     for (const key in record) {
       const next = node.child(key);
       if (next === undefined) return false;

@@ -146,6 +146,44 @@ describe('shape encoder', () => {
     }
   });
 
+  test('an enumerable property on Object.prototype keeps plain objects off the fast path (for-in would list it)', () => {
+    const p = pair();
+    second(p, { a: 1, x: 2 });
+    second(p, { a: 1, b: { c: 1 } });
+    second(p, { c: 1, x: 2 });
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.x = 'polluted';
+    try {
+      for (const m of [{ a: 1 }, { a: 1, b: { c: 1 } }]) {
+        const got = travel(p, m);
+        expect(got.fast).toBe(false);
+        expect(Object.keys(got.value as object)).toStrictEqual(Object.keys(m));
+        expect({ ...(got.value as object) }).toStrictEqual({ ...m });
+      }
+    } finally {
+      delete proto.x;
+    }
+    expect(travel(p, { a: 1, x: 2 }).fast).toBe(true); // and back once it is gone
+  });
+
+  test("a registry shape with a '__proto__' key (a getter added it between scan and pack) is never used", () => {
+    const p = pair();
+    const sneaky = {
+      get q() {
+        Object.defineProperty(this, '__proto__', { value: 5, enumerable: true, configurable: true, writable: true });
+        return 1;
+      },
+    };
+    p.writer.encode(sneaky); // the registry may now hold ['q', '__proto__']
+    const own = JSON.parse('{"q":1,"__proto__":7}') as unknown; // an own '__proto__' key
+    for (let i = 0; i < 2; i++) {
+      const got = travel(p, own);
+      expect(got.fast).toBe(false);
+      expect(got.codec).toBe(CODEC_V8);
+      expect(got.value).toStrictEqual(structuredCopy(own));
+    }
+  });
+
   test('only the registry\'s first 32 shapes, objects nested at most 32 deep, and messages within 64 KiB', () => {
     const p = pair();
     const shapes = Array.from({ length: 40 }, (_, i) => ({ [`k${i}`]: i }));
