@@ -32,6 +32,7 @@ import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { copyBytes } from './bytes.js';
 import { MAX_SHARED_STRUCTURES, type SharedStructures } from './structures.js';
 import { hasLoneSurrogate, keyNeedsV8 } from './msgpackr-limits.js';
+import { objectPrototypeClean } from './own-keys.js';
 import { ShapeDecoder } from './shape-decoder.js';
 import { ShapeEncoder } from './shape-encoder.js';
 import { Visits } from './visits.js';
@@ -143,10 +144,11 @@ function scan(value: unknown): boolean {
     return v8;
   }
   const record = value as Record<string, unknown>;
-  if (Object.getPrototypeOf(record) === Object.prototype) {
-    // The common case first. A plain object's for-in sees its own properties only (unless
-    // Object.prototype was given enumerable ones, which msgpackr would then send too).
-    // An own '__proto__' key (JSON.parse makes them) would arrive renamed from msgpackr.
+  if (Object.getPrototypeOf(record) === Object.prototype && objectPrototypeClean()) {
+    // The common case first: a plain object's for-in sees its own properties only (with
+    // enumerable ones on Object.prototype, the loop below checks each key, as structured clone
+    // and msgpackr skip inherited keys). An own '__proto__' key (JSON.parse makes them) would
+    // arrive renamed from msgpackr.
     for (const k in record) if (scan(record[k]) || keyNeedsV8(k)) v8 = true;
     return v8;
   }

@@ -19,6 +19,7 @@
  * their UTF-16 length (the UTF-8 length is known only after writing them).
  */
 import { keyNeedsV8 } from './msgpackr-limits.js';
+import { objectPrototypeClean } from './own-keys.js';
 import type { SharedStructures } from './structures.js';
 import { Visits } from './visits.js';
 
@@ -31,12 +32,6 @@ const MAX_DEPTH = 32;
 const CAPACITY = 64 * 1024;
 /** Every value but a string writes at most 9 bytes (a float64), so a walk checks room once per value. */
 const VALUE_ROOM = 16;
-
-/** True while Object.prototype has no enumerable property (a for-in over it costs a few ns). */
-function objectPrototypeClean(): boolean {
-  for (const _ in Object.prototype) return false;
-  return true;
-}
 
 /** One step of the key-list tree: the node reached by a shape's first keys, in order. */
 class ShapeNode {

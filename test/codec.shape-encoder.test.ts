@@ -166,6 +166,23 @@ describe('shape encoder', () => {
     expect(travel(p, { a: 1, x: 2 }).fast).toBe(true); // and back once it is gone
   });
 
+  test('an enumerable function on Object.prototype is not part of any message (structured clone skips inherited keys)', () => {
+    const p = pair();
+    const plainWriter = new MessageCodec();
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.helper = () => 1; // what a careless polyfill does
+    try {
+      for (const m of [{ a: 1 }, { a: 1 }, { list: [{ b: 2 }], n: null }]) {
+        expect(travel(p, m).value).toStrictEqual(structuredCopy(m));
+        const bytes = Buffer.from(plainWriter.encode(m).subarray(plainWriter.lastStart, plainWriter.lastEnd));
+        expect(new MessageCodec().decode(bytes, 0, bytes.length, plainWriter.lastCodec)).toStrictEqual(structuredCopy(m));
+      }
+      expect(() => p.writer.encode({ a: () => 1 })).toThrow(TypeError); // an own function still is refused
+    } finally {
+      delete proto.helper;
+    }
+  });
+
   test("a registry shape with a '__proto__' key (a getter added it between scan and pack) is never used", () => {
     const p = pair();
     const sneaky = {
