@@ -22,3 +22,21 @@ export function writeUtf8(target: Buffer, at: number, text: string, byteLength: 
     target.write(text, at, byteLength, 'utf8');
   }
 }
+
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Writes `v` as a big-endian float64 (MessagePack's byte order) at `pos`. */
+export function writeFloat64BE(target: Uint8Array, pos: number, v: number): void {
+  float[0] = v;
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) target[pos + i] = floatBytes[7 - i]!;
+  else for (let i = 0; i < 8; i++) target[pos + i] = floatBytes[i]!;
+}
+
+/** Reads the big-endian float64 at `pos`. */
+export function readFloat64BE(source: Uint8Array, pos: number): number {
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) floatBytes[7 - i] = source[pos + i]!;
+  else for (let i = 0; i < 8; i++) floatBytes[i] = source[pos + i]!;
+  return float[0]!;
+}

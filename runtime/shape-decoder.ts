@@ -11,13 +11,12 @@
  * (learn) before a frame that could use a new one is read.
  */
 
+import { readFloat64BE } from './bytes.js';
+import { FIRST_RECORD_ID } from './structures.js';
+
 /** Builds one object of a shape, reading its values in key order. */
 type ShapeReader = (decoder: ShapeDecoder) => unknown;
 
-const FIRST_RECORD_ID = 0x40;
-const float = new Float64Array(1);
-const floatBytes = new Uint8Array(float.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const NO_BYTES = new Uint8Array(0);
 
 /** An object literal of `keys`, each value read in turn (a literal's values are evaluated in source order). */
@@ -73,7 +72,8 @@ export class ShapeDecoder {
       case 0xc3:
         return true;
       case 0xcb:
-        return this.float64();
+        this.pos = p + 9;
+        return readFloat64BE(b, p + 1);
       case 0xcc:
         this.pos = p + 2;
         return b[p + 1]!;
@@ -129,15 +129,6 @@ export class ShapeDecoder {
   private u32(at: number): number {
     const b = this.bytes;
     return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-  }
-
-  private float64(): number {
-    const b = this.bytes;
-    const p = this.pos;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) floatBytes[7 - i] = b[p + i]!;
-    else for (let i = 0; i < 8; i++) floatBytes[i] = b[p + i]!;
-    this.pos = p + 8;
-    return float[0]!;
   }
 
   /** The UTF-8 string of `n` bytes at pos: short ASCII ones by char codes, others by Buffer's decoder. */

@@ -18,13 +18,13 @@
  * reader takes the bytes 0x40-0x7f as record ids), strings with a str8/16/32 header sized by
  * their UTF-16 length (the UTF-8 length is known only after writing them).
  */
-import { keyNeedsV8 } from './msgpackr-limits.js';
+import { writeFloat64BE } from './bytes.js';
+import { hasLoneSurrogate, keyNeedsV8 } from './msgpackr-limits.js';
 import { objectPrototypeClean } from './own-keys.js';
-import type { SharedStructures } from './structures.js';
+import { FIRST_RECORD_ID, type SharedStructures } from './structures.js';
 import { Visits } from './visits.js';
 
 /** Record ids from 0x40 to 0x5f are one byte; later ones take msgpackr's two-byte form (not written here). */
-const FIRST_RECORD_ID = 0x40;
 const ONE_BYTE_RECORD_IDS = 32;
 /** Deeper messages take the general path (whose recursion has no limit of its own but the stack). */
 const MAX_DEPTH = 32;
@@ -81,10 +81,6 @@ function writeSized(b: Uint8Array, pos: number, type: number, v: number, size: 1
   else writeU32BE(b, pos + 1, v);
   return pos + 1 + size;
 }
-
-const float = new Float64Array(1);
-const floatBytes = new Uint8Array(float.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class ShapeEncoder {
   /** Where encode() writes: bytes [0, end) after an encode that returned `end`. */
@@ -204,10 +200,8 @@ export class ShapeEncoder {
       return true;
     }
     // Any other double (and NaN, ±Infinity, integers past int32) as a big-endian float64: exact.
-    float[0] = v;
     b[pos] = 0xcb;
-    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) b[pos + 1 + i] = floatBytes[7 - i]!;
-    else for (let i = 0; i < 8; i++) b[pos + 1 + i] = floatBytes[i]!;
+    writeFloat64BE(b, pos + 1, v);
     this.pos = pos + 9;
     return true;
   }
@@ -233,7 +227,7 @@ export class ShapeEncoder {
         return true;
       }
     }
-    if (!s.isWellFormed()) return false; // a lone surrogate: UTF-8 would replace it, only CODEC_V8 keeps it
+    if (hasLoneSurrogate(s)) return false; // a lone surrogate: UTF-8 would replace it, only CODEC_V8 keeps it
     const most = n * 3;
     const header = most < 32 ? 1 : most < 0x100 ? 2 : most < 0x10000 ? 3 : 5;
     const at = this.pos + header;

@@ -25,6 +25,8 @@ import { Packr, Unpackr } from 'msgpackr';
 
 const USED = 0;
 const ENTRIES_AT = 8;
+/** msgpackr's record id of the registry's first structure: the one at index i has id FIRST_RECORD_ID + i. */
+export const FIRST_RECORD_ID = 0x40;
 /** Shapes that get a shared id (msgpackr allows 8160; ids past 32 take 2 bytes per record). */
 export const MAX_SHARED_STRUCTURES = 256;
 /** Room for their key lists: 256 shapes of 15 keys of 20 characters (by the bound below) fit. */
