@@ -23,7 +23,7 @@ import { availableParallelism } from 'node:os';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../index.js';
 import { MessageCodec, scanMessage } from '../runtime/codec.js';
 import { SharedStructures } from '../runtime/structures.js';
-import { writeFrame, type OutboundFrame } from '../runtime/frame-writer.js';
+import { OutboundFrame, writeFrame } from '../runtime/frame-writer.js';
 import { KIND_TELL } from '../runtime/frame.js';
 import { fnv1a32, lastUtf8Length } from '../runtime/key.js';
 import { RingBuffer, RingReader, RingWriter } from '../shm/ring.js';
@@ -86,7 +86,7 @@ function parts(): void {
   const ring = new RingBuffer(1 << 20);
   const writer = new RingWriter(ring);
   const reader = new RingReader(ring);
-  const frame: OutboundFrame = { kind: KIND_TELL, actorKind: 0, codec: 0, partition: 0, key: '', keyLength: 0, keyHash: 0, askId: 0, payload: new Uint8Array(0), payloadStart: 0, payloadEnd: 0 };
+  const frame = new OutboundFrame(KIND_TELL);
   let framesRead = 0;
   const drainRing = (): void => {
     writer.publish();

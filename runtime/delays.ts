@@ -10,7 +10,7 @@
  */
 import { copyBytes } from './bytes.js';
 import { KIND_TELL } from './frame.js';
-import type { OutboundFrame } from './lane.js';
+import { OutboundFrame } from './frame-writer.js';
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -179,16 +179,17 @@ export class DelayQueue {
 
 const before = (a: DelayedRecord, b: DelayedRecord): boolean => a.due < b.due || (a.due === b.due && a.order < b.order);
 
-const toFrame = (r: DelayedRecord): OutboundFrame => ({
-  kind: KIND_TELL,
-  actorKind: r.actorKind,
-  codec: r.codec,
-  partition: r.partition,
-  key: r.key,
-  keyLength: r.keyLength,
-  keyHash: r.keyHash,
-  askId: 0,
-  payload: r.chunk.bytes,
-  payloadStart: r.start,
-  payloadEnd: r.end,
-});
+const toFrame = (r: DelayedRecord): OutboundFrame =>
+  OutboundFrame.of({
+    kind: KIND_TELL,
+    actorKind: r.actorKind,
+    codec: r.codec,
+    partition: r.partition,
+    key: r.key,
+    keyLength: r.keyLength,
+    keyHash: r.keyHash,
+    askId: 0,
+    payload: r.chunk.bytes,
+    payloadStart: r.start,
+    payloadEnd: r.end,
+  });

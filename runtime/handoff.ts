@@ -9,7 +9,7 @@
  * taken, in order), so holding is bounded for callers that await their sends.
  */
 import { build, type Histogram } from 'hdr-histogram-js';
-import { copyFrame, type OutboundFrame } from './frame-writer.js';
+import type { OutboundFrame } from './frame-writer.js';
 
 export interface HeldFrame {
   frame: OutboundFrame;
@@ -37,7 +37,7 @@ export class Move {
 
   /** Keeps a copy of the frame (the caller's buffers are reused). */
   hold(frame: OutboundFrame, high: boolean): void {
-    const copy = copyFrame(frame);
+    const copy = frame.copy();
     this.held.push({ frame: copy, high });
     this.heldBytes += copy.payloadEnd + copy.keyLength + 64;
   }

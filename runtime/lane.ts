@@ -9,11 +9,13 @@ import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
 import { KIND_STOP, MESSAGE_HEADER_BYTES, SEQ_OFFSET, writeU32 } from './frame.js';
 import { copyBytes } from './bytes.js';
-import { checkedFrameSize, copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
+import { checkedFrameSize, writeFrame, type OutboundFrame } from './frame-writer.js';
 
-export { copyFrame, type OutboundFrame };
+export type { OutboundFrame };
 
-interface WaitingFrame extends OutboundFrame {
+/** A frame waiting for space, and its sender's promise (not an extended copy: see OutboundFrame). */
+interface WaitingFrame {
+  frame: OutboundFrame;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -69,7 +71,7 @@ export class OutboundLane {
   /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */
   enqueue(frame: OutboundFrame): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ...copyFrame(frame), resolve, reject });
+      this.waiting.push({ frame: frame.copy(), resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -133,10 +135,11 @@ export class OutboundLane {
     this.flushing = true;
     try {
       while (this.head < this.waiting.length && this.dead === null) {
-        const frame = this.waiting[this.head]!;
+        const waiting = this.waiting[this.head]!;
+        const frame = waiting.frame;
         if (this.write(frame)) {
           this.waiting[this.head++] = undefined as never; // let the payload go
-          frame.resolve();
+          waiting.resolve();
           continue;
         }
         // + 7: the padding an aligned large frame may need (see tryClaimAligned); waiting for less

@@ -10,7 +10,7 @@
  * actors that produce faster than they consume grows it (stats: outboxOverflow).
  */
 import { RingBuffer, RingWriter } from '../shm/ring.js';
-import { checkedFrameSize, copyFrame, writeFrame, type OutboundFrame } from './frame-writer.js';
+import { checkedFrameSize, writeFrame, type OutboundFrame } from './frame-writer.js';
 
 export class Outbox {
   private readonly writer: RingWriter;
@@ -41,7 +41,7 @@ export class Outbox {
       this.seq = (this.seq + 1) | 0;
       return;
     }
-    this.overflow.push(copyFrame(frame));
+    this.overflow.push(frame.copy());
   }
 
   /** Moves what waited into the ring as far as it fits, and publishes. */

@@ -10,7 +10,7 @@
 import { RingBuffer, RingReader } from '../shm/ring.js';
 import { parkAsync } from '../shm/wait.js';
 import { CODEC_MASK, KEY_UTF16, MessageFrameView } from './frame.js';
-import type { OutboundFrame } from './frame-writer.js';
+import { OutboundFrame } from './frame-writer.js';
 
 const PARK_TIMEOUT_MS = 1000;
 
@@ -82,7 +82,7 @@ const view = new MessageFrameView();
 /** An encoded message frame as an OutboundFrame (its payload a view of `bytes`: copy before keeping it). */
 export function frameFromEncoded(bytes: Buffer, at: number, length: number): OutboundFrame {
   const f = view.read(bytes, at, length);
-  return {
+  return OutboundFrame.of({
     kind: f.kind,
     actorKind: f.actorKind,
     codec: bytes[at + 1]! & (CODEC_MASK | KEY_UTF16), // codec and KEY_UTF16, without the padding (re-chosen when written)
@@ -94,5 +94,5 @@ export function frameFromEncoded(bytes: Buffer, at: number, length: number): Out
     payload: bytes,
     payloadStart: f.payloadStart,
     payloadEnd: f.payloadStart + f.payloadLength,
-  };
+  });
 }

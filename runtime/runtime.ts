@@ -19,7 +19,8 @@ import {
 } from './errors.js';
 import { CODEC_MASK, KEY_UTF16, KIND_ASK, KIND_STOP, KIND_TELL, MAX_KEY_BYTES, readU16 } from './frame.js';
 import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
-import { OutboundLane, type OutboundFrame } from './lane.js';
+import { OutboundLane } from './lane.js';
+import { OutboundFrame } from './frame-writer.js';
 import { connectControl, type RemoteControl, type WorkerSnapshot } from './control.js';
 import { frameFromEncoded, Relay } from './relay.js';
 import { HandoffPauses, Move, nanosecondHistogram } from './handoff.js';
@@ -204,19 +205,6 @@ interface PendingAsk {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const emptyFrame = (kind: number): OutboundFrame => ({
-  kind,
-  actorKind: 0,
-  codec: 0,
-  partition: 0,
-  key: '',
-  keyLength: 0,
-  keyHash: 0,
-  askId: 0,
-  payload: new Uint8Array(0),
-  payloadStart: 0,
-  payloadEnd: 0,
-});
 const WORKER_ENTRY = new URL('./worker-host.js', import.meta.url);
 /** Delayed messages that may wait at once (memory stays bounded: ~150 B each plus the message). */
 export const MAX_DELAYED = 1_000_000;
@@ -322,7 +310,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private report: CloseReport | null = null;
   private warnedActorError = false;
   /** Scratch frame for the send path (no allocation per message). */
-  private readonly frame: OutboundFrame = emptyFrame(0);
+  private readonly frame = new OutboundFrame(KIND_TELL);
   private readonly kindHandles = new Map<string, ActorKind>();
 
   /** @internal use createRuntime() */
@@ -1106,7 +1094,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await this.drainThread(t);
     const lane = this.lanes[t]!;
     this.stopSent[t] = true;
-    const stop = emptyFrame(KIND_STOP);
+    const stop = new OutboundFrame(KIND_STOP);
     if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
     const worker = this.workers[t]!;
     const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
@@ -1293,7 +1281,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const lane = this.lanes[t]!;
       if (lane.dead) continue;
       this.stopSent[t] = true;
-      const stop = emptyFrame(KIND_STOP);
+      const stop = new OutboundFrame(KIND_STOP);
       if (!lane.tryWrite(stop)) void lane.enqueue(stop).catch(() => {});
       const worker = this.workers[t]!;
       const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);

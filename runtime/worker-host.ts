@@ -25,7 +25,7 @@ import { KEY_UTF16, KIND_STOP, KIND_TELL, MAX_KEY_BYTES, MessageFrameView, REPLY
 import { fnv1a32, keyToString, lastHadLoneSurrogate, lastUtf8Length, type Key } from './key.js';
 import { Mailboxes, type Completion, type Delivery, type ExportedActor, type ThreadShared } from './mailboxes.js';
 import { Outbox } from './outbox.js';
-import type { OutboundFrame } from './frame-writer.js';
+import { OutboundFrame } from './frame-writer.js';
 import { exposeControl, type WorkerControl, type WorkerSnapshot } from './control.js';
 import { SharedCounters } from './shared-counters.js';
 import type { HostMessage, WorkerInit } from './protocol.js';
@@ -90,7 +90,7 @@ class InboundLane {
 const TIME_ORIGIN = performance.timeOrigin;
 
 /** Scratch frame for ctx.send (no allocation per message). */
-const sendFrame: OutboundFrame = { kind: KIND_TELL, actorKind: 0, codec: 0, partition: 0, key: '', keyLength: 0, keyHash: 0, askId: 0, payload: new Uint8Array(0), payloadStart: 0, payloadEnd: 0 };
+const sendFrame = new OutboundFrame(KIND_TELL);
 
 class WorkerHost implements Completion, ThreadShared, WorkerControl {
   private readonly normal: InboundLane;
