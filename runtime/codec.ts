@@ -245,6 +245,15 @@ export class MessageCodec {
     return target;
   }
 
+  /**
+   * The fast path alone, straight into target[start, limit) (a ring's bytes): returns the end of the
+   * bytes (a CODEC_SHAPES payload), or -1 when the message is not one the shape encoder takes or
+   * does not fit there; then encode() must take it. Never throws.
+   */
+  encodeShapesInto(value: unknown, target: Buffer, start: number, limit: number): number {
+    return this.shapes === null ? -1 : this.shapes.encodeInto(value, target, start, limit);
+  }
+
   private encodeV8(value: unknown): Buffer {
     let bytes: Buffer;
     try {

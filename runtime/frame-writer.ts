@@ -3,6 +3,7 @@
  * write frames the same way.
  */
 import type { RingWriter } from '../shm/ring.js';
+import { CODEC_SHAPES, type MessageCodec } from './codec.js';
 import { copyBytes, LOOP_COPY_MAX, writeUtf8 } from './bytes.js';
 import { KEY_UTF16, MESSAGE_HEADER_BYTES, PAD_SHIFT, writeMessageHeader } from './frame.js';
 
@@ -99,10 +100,48 @@ export function writeFrame(writer: RingWriter, frame: OutboundFrame, seq: number
   if (at < 0) return false;
   const pad = aligned ? writer.lastPad : 0;
   const bytes = writer.ring.bytes;
-  writeMessageHeader(bytes, at, frame.kind, frame.codec | (pad << PAD_SHIFT), frame.partition, frame.keyLength, frame.askId, frame.keyHash, seq, frame.actorKind);
+  const payloadAt = writeFrameHead(bytes, at, frame, frame.codec | (pad << PAD_SHIFT), seq) + pad;
+  copyBytes(frame.payload, frame.payloadStart, bytes, payloadAt, payloadLength);
+  return true;
+}
+
+/** Writes the message header (with `codec`, padding included) and the key at `at`; returns where the payload goes. */
+function writeFrameHead(bytes: Buffer, at: number, frame: OutboundFrame, codec: number, seq: number): number {
+  writeMessageHeader(bytes, at, frame.kind, codec, frame.partition, frame.keyLength, frame.askId, frame.keyHash, seq, frame.actorKind);
   const keyAt = at + MESSAGE_HEADER_BYTES;
   if (frame.codec & KEY_UTF16) bytes.write(frame.key, keyAt, frame.keyLength, 'utf16le');
   else writeUtf8(bytes, keyAt, frame.key, frame.keyLength);
-  copyBytes(frame.payload, frame.payloadStart, bytes, keyAt + frame.keyLength + pad, payloadLength);
+  return keyAt + frame.keyLength;
+}
+
+/**
+ * Payload bytes a frame written by writeFrameEncoding claims before its message is encoded (the
+ * rest goes back once the size is known): W1-like messages take tens of bytes; one of more takes
+ * the general path.
+ */
+export const DIRECT_PAYLOAD_ROOM = 4096;
+
+/**
+ * Writes `frame` (its payload fields unused) with `msg` encoded straight into the ring by the
+ * codec's shape encoder: no encode buffer, no copy (DESIGN's data path). False, with nothing
+ * written, when the ring has no room for DIRECT_PAYLOAD_ROOM now or the shape encoder does not
+ * take the message: the caller then encodes it the general way (which also raises its errors).
+ * Not published.
+ */
+export function writeFrameEncoding(writer: RingWriter, frame: OutboundFrame, msg: unknown, codec: MessageCodec, seq: number): boolean {
+  const prefix = MESSAGE_HEADER_BYTES + frame.keyLength;
+  const claim = prefix + DIRECT_PAYLOAD_ROOM;
+  if (claim > writer.maxFrameBytes) return false; // a small ring: the general path sizes the frame exactly
+  const at = writer.tryClaim(claim);
+  if (at < 0) return false;
+  const bytes = writer.ring.bytes;
+  const payloadAt = at + prefix;
+  const end = codec.encodeShapesInto(msg, bytes, payloadAt, payloadAt + DIRECT_PAYLOAD_ROOM);
+  if (end < 0) {
+    writer.unclaim();
+    return false;
+  }
+  writeFrameHead(bytes, at, frame, frame.codec | CODEC_SHAPES, seq);
+  writer.shrinkLast(end - at);
   return true;
 }

@@ -9,7 +9,8 @@ import { RingWriter } from '../shm/ring.js';
 import { waitForSpaceAsync } from '../shm/wait.js';
 import { KIND_STOP, MESSAGE_HEADER_BYTES, SEQ_OFFSET, writeU32 } from './frame.js';
 import { copyBytes } from './bytes.js';
-import { checkedFrameSize, writeFrame, type OutboundFrame } from './frame-writer.js';
+import { checkedFrameSize, writeFrame, writeFrameEncoding, type OutboundFrame } from './frame-writer.js';
+import type { MessageCodec } from './codec.js';
 
 export type { OutboundFrame };
 
@@ -66,6 +67,19 @@ export class OutboundLane {
   tryWrite(frame: OutboundFrame): boolean {
     if (this.head < this.waiting.length) return false;
     return this.write(frame);
+  }
+
+  /**
+   * Writes a tell frame with `msg` encoded straight into the ring (see writeFrameEncoding). False,
+   * nothing written, when something waits ahead of it, the ring is short of room or the message
+   * needs the general path: then encode it and tryWrite/enqueue as usual.
+   */
+  tryWriteEncoding(frame: OutboundFrame, msg: unknown, codec: MessageCodec): boolean {
+    if (this.head < this.waiting.length || this.dead !== null) return false;
+    if (!writeFrameEncoding(this.writer, frame, msg, codec, this.written)) return false;
+    this.written++;
+    this.committed(false);
+    return true;
   }
 
   /** Queues a frame (its payload copied: the caller's buffer is reused) until space appears. */

@@ -616,6 +616,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * anything is written. Returns the lane to write to, or the partition's Move while it moves.
    */
   private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high = false): OutboundLane | Move {
+    const lane = this.route(kind, actorKind, key, high);
+    this.encodeInto(this.frame, lane, msg);
+    return this.holdOr(lane);
+  }
+
+  /**
+   * The key half of prepare: validates the key (TypeError/RangeError), fills the scratch frame's
+   * key fields (its codec holds only the key's KEY_UTF16 flag so far) and returns the lane of the
+   * key's partition. Nothing is written.
+   */
+  private route(kind: number, actorKind: number, key: Key, high: boolean): OutboundLane {
     if (this.failure) throw this.failure;
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
     const keyString = keyToString(key);
@@ -629,22 +640,45 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // A producer in a tight loop turns the event loop only when a ring is full: relay the
     // workers' ctx.sends from here too, so they do not wait for that.
     if ((++this.sendCount & 255) === 0) for (const relay of this.relays) relay.readNow();
-    const codec = this.codec;
-    const payload = codec.encode(msg);
-    lane.frameSize(keyLength, codec.lastEnd - codec.lastStart);
     const frame = this.frame;
     frame.kind = kind;
     frame.actorKind = actorKind;
-    frame.codec = keyUtf16 ? this.codec.lastCodec | KEY_UTF16 : this.codec.lastCodec;
+    frame.codec = keyUtf16 ? KEY_UTF16 : 0;
     frame.partition = partition;
     frame.key = keyString;
     frame.keyLength = keyLength;
     frame.keyHash = keyHash;
     frame.askId = 0;
+    return lane;
+  }
+
+  /** The message half of prepare: encodes `msg` into the codec's buffer as the frame's payload (TypeError/RangeError before anything is written). */
+  private encodeInto(frame: OutboundFrame, lane: OutboundLane, msg: unknown): void {
+    const codec = this.codec;
+    const payload = codec.encode(msg);
+    lane.frameSize(frame.keyLength, codec.lastEnd - codec.lastStart);
+    frame.codec |= codec.lastCodec;
     frame.payload = payload;
     frame.payloadStart = codec.lastStart;
     frame.payloadEnd = codec.lastEnd;
-    return this.moves.size > 0 || this.pausedHolds.size > 0 ? (this.holdOf(partition) ?? lane) : lane;
+  }
+
+  /** The lane, or the partition's Move (or pause) while it has one. */
+  private holdOr(lane: OutboundLane): OutboundLane | Move {
+    return this.moves.size > 0 || this.pausedHolds.size > 0 ? (this.holdOf(this.frame.partition) ?? lane) : lane;
+  }
+
+  /**
+   * A tell written straight into its lane's ring, the message encoded in place (see
+   * OutboundLane.tryWriteEncoding), after route(). False, nothing written, whenever the usual way
+   * must take it: a delay, a partition moving or paused, a queue or no room in the lane, a
+   * message the shape encoder does not take.
+   */
+  private tryWriteInPlace(lane: OutboundLane, msg: unknown): boolean {
+    if (this.moves.size > 0 || this.pausedHolds.size > 0) return false;
+    if (!lane.tryWriteEncoding(this.frame, msg, this.codec)) return false;
+    this.partitionSent[this.frame.partition]!++;
+    return true;
   }
 
   /** Where a partition's messages wait instead of being written: its move, or its pause. */
@@ -703,7 +737,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   trySendTo(actorKind: number, key: Key, msg: unknown, options?: SendOptions): boolean {
     const delayMs = delayOf(options);
     const high = isHigh(options);
-    const target = this.prepare(KIND_TELL, actorKind, key, msg, high);
+    const lane = this.route(KIND_TELL, actorKind, key, high);
+    if (delayMs === 0 && this.tryWriteInPlace(lane, msg)) return true;
+    this.encodeInto(this.frame, lane, msg);
+    const target = this.holdOr(lane);
     if (delayMs > 0) {
       if (this.delays.size >= MAX_DELAYED) return false;
       this.delays.push(performance.now() + delayMs, this.frame, high);
@@ -721,7 +758,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       const delayMs = delayOf(options);
       const high = isHigh(options);
-      target = this.prepare(KIND_TELL, actorKind, key, msg, high);
+      const lane = this.route(KIND_TELL, actorKind, key, high);
+      if (delayMs === 0 && this.tryWriteInPlace(lane, msg)) return RESOLVED;
+      this.encodeInto(this.frame, lane, msg);
+      target = this.holdOr(lane);
       if (delayMs > 0) {
         if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
         this.delays.push(performance.now() + delayMs, this.frame, high);

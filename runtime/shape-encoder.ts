@@ -85,6 +85,9 @@ function writeSized(b: Uint8Array, pos: number, type: number, v: number, size: 1
 export class ShapeEncoder {
   /** Where encode() writes: bytes [0, end) after an encode that returned `end`. */
   readonly buffer = Buffer.allocUnsafeSlow(CAPACITY);
+  /** Where the current encode writes, and the end it must stay within. */
+  private target: Buffer = this.buffer;
+  private limit = CAPACITY;
   private readonly root = new ShapeNode();
   private readonly structures: SharedStructures;
   /** How many of the registry's structures are in the tree. */
@@ -98,8 +101,19 @@ export class ShapeEncoder {
 
   /** Encodes `value` into `buffer`; returns the end of its bytes, or -1 when the general path must take it. */
   encode(value: unknown): number {
+    return this.encodeInto(value, this.buffer, 0, CAPACITY);
+  }
+
+  /**
+   * Encodes `value` into target[start, limit) (a ring's bytes: no copy afterwards); returns the end
+   * of its bytes, or -1 when it does not fit there or the general path must take it. What it
+   * wrote before giving up is garbage the caller must not publish.
+   */
+  encodeInto(value: unknown, target: Buffer, start: number, limit: number): number {
     if (this.structures.savedShapes.length !== this.learned) this.learn();
-    this.pos = 0;
+    this.target = target;
+    this.limit = Math.min(limit, start + CAPACITY);
+    this.pos = start;
     try {
       return this.write(value, 0) ? this.pos : -1;
     } finally {
@@ -125,14 +139,14 @@ export class ShapeEncoder {
   }
 
   private write(value: unknown, depth: number): boolean {
-    if (this.pos > CAPACITY - VALUE_ROOM) return false;
+    if (this.pos > this.limit - VALUE_ROOM) return false;
     switch (typeof value) {
       case 'string':
         return this.writeString(value);
       case 'number':
         return this.writeNumber(value);
       case 'boolean':
-        this.buffer[this.pos++] = value ? 0xc3 : 0xc2;
+        this.target[this.pos++] = value ? 0xc3 : 0xc2;
         return true;
       case 'object':
         break;
@@ -140,7 +154,7 @@ export class ShapeEncoder {
         return false; // undefined (in an array it may be a hole), bigint, function, symbol
     }
     if (value === null) {
-      this.buffer[this.pos++] = 0xc0;
+      this.target[this.pos++] = 0xc0;
       return true;
     }
     if (depth >= MAX_DEPTH || this.visits.seen(value)) return false;
@@ -164,13 +178,13 @@ export class ShapeEncoder {
       if (!this.write(record[key], depth)) return false;
     }
     if (node.id === 0) return false; // the keys so far begin a known shape but are not one
-    this.buffer[idAt] = node.id;
+    this.target[idAt] = node.id;
     return true;
   }
 
   private writeArray(array: readonly unknown[], depth: number): boolean {
     const n = array.length;
-    const b = this.buffer;
+    const b = this.target;
     let pos = this.pos;
     if (n < 16) b[pos++] = 0x90 | n;
     else if (n < 0x10000) pos = writeSized(b, pos, 0xdc, n, 2);
@@ -184,7 +198,7 @@ export class ShapeEncoder {
   }
 
   private writeNumber(v: number): boolean {
-    const b = this.buffer;
+    const b = this.target;
     const pos = this.pos;
     if ((v | 0) === v) {
       if (v >= 0) {
@@ -210,10 +224,10 @@ export class ShapeEncoder {
     const n = s.length;
     if (n < 0x100) {
       // ASCII, the common case, byte by byte (cheaper than a call into C++ for short strings).
-      const b = this.buffer;
+      const b = this.target;
       const header = n < 32 ? 1 : 2;
       const at = this.pos + header;
-      if (at + n > CAPACITY) return false;
+      if (at + n > this.limit) return false;
       let i = 0;
       for (; i < n; i++) {
         const c = s.charCodeAt(i);
@@ -231,8 +245,8 @@ export class ShapeEncoder {
     const most = n * 3;
     const header = most < 32 ? 1 : most < 0x100 ? 2 : most < 0x10000 ? 3 : 5;
     const at = this.pos + header;
-    if (at + most > CAPACITY) return false;
-    const b = this.buffer;
+    if (at + most > this.limit) return false;
+    const b = this.target;
     const length = b.write(s, at, 'utf8');
     if (header === 1) b[this.pos] = 0xa0 | length;
     else if (header === 2) writeSized(b, this.pos, 0xd9, length, 1);

@@ -171,8 +171,34 @@ export class RingWriter {
       at = 0;
     }
     ring.words[at >> 2] = length;
+    this.lastClaimFrom = this.claimed;
+    this.lastFrameAt = (this.claimed + total - need) | 0;
     this.claimed = (this.claimed + total) | 0;
     return at + FRAME_HEADER_BYTES;
+  }
+
+  /** The write position before the last tryClaim, and the position of the frame it claimed (for shrinkLast and unclaim). */
+  private lastClaimFrom = 0;
+  private lastFrameAt = 0;
+
+  /**
+   * Makes the frame claimed last `length` body bytes long (at most what was claimed), giving the
+   * rest back: for a frame whose size is known only once it is written (the runtime encodes
+   * messages straight into the ring). Only before publish() and before the next claim. A frame
+   * that went to offset 0 stays there (the skipped tail stays skipped), so nothing moves.
+   */
+  shrinkLast(length: number): void {
+    this.ring.words[(this.lastFrameAt & this.ring.mask) >> 2] = length;
+    this.claimed = (this.lastFrameAt + align8(FRAME_HEADER_BYTES + length)) | 0;
+  }
+
+  /**
+   * Takes the frame claimed last back, as if it had not been claimed. Only before publish() and
+   * before the next claim. What was written there (a skip marker too) is past the published
+   * counter, so the consumer never reads it; the next claim writes over it.
+   */
+  unclaim(): void {
+    this.claimed = this.lastClaimFrom;
   }
 
   /**

@@ -62,6 +62,7 @@ type SizeSpec =
 
 type Cmd =
   | { t: 'write'; size: SizeSpec; fill: 'random' | 'ones' | 'zeros'; seed: number }
+  | { t: 'write-shrink'; size: SizeSpec; keep: number; undo: boolean; seed: number }
   | { t: 'too-big'; negative: boolean }
   | { t: 'publish' }
   | { t: 'read'; n: number }
@@ -87,6 +88,12 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       fill: fc.constantFrom('random' as const, 'random' as const, 'ones' as const, 'zeros' as const),
       seed: r32,
     }),
+  },
+  {
+    // A claim whose size is known only once written (the runtime encodes into the ring): shrunk
+    // to its first `keep` bytes, or taken back.
+    weight: 3,
+    arbitrary: fc.record({ t: fc.constant('write-shrink' as const), size: sizeArb, keep: r32, undo: fc.boolean(), seed: r32 }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('too-big' as const), negative: fc.boolean() }) },
   { weight: 3, arbitrary: fc.constant({ t: 'publish' as const }) },
@@ -222,6 +229,28 @@ class Scenario {
     this.frames.push({ len, at: expected.at, end: this.claimed, body });
   }
 
+  /** Claims `len` bytes, then gives them all back (undo) or all but the first `keep`. */
+  writeShrink(len: number, keep: number, undo: boolean, body: Buffer): void {
+    const expected = placement(this.capacity, this.claimed, this.released, len);
+    const off = this.writer.tryClaim(len);
+    this.log.push(`tryClaim(${len}) -> ${off}, then ${undo ? 'unclaim()' : `shrinkLast(${keep})`}`);
+    if (expected === null) {
+      if (off !== -1) this.fail(`tryClaim(${len}) returned ${off}, model says it does not fit`);
+      return;
+    }
+    if (off !== expected.at + FRAME_HEADER) this.fail(`tryClaim(${len}) returned ${off}, model expects ${expected.at + FRAME_HEADER}`);
+    this.ring.bytes.fill(0xee, off, off + len); // what an encoder that gave up leaves behind
+    if (undo) {
+      this.writer.unclaim();
+      return;
+    }
+    this.ring.bytes.set(body, off);
+    this.writer.shrinkLast(keep);
+    const start = this.claimed + expected.consumed - paddedSize(len); // where the frame went, a skipped tail included
+    this.claimed = start + paddedSize(keep);
+    this.frames.push({ len: keep, at: expected.at, end: this.claimed, body });
+  }
+
   publish(): void {
     this.log.push(`publish (${this.frames.length - this.nPub} frames)`);
     this.writer.publish();
@@ -289,6 +318,12 @@ class Scenario {
       case 'write': {
         const len = resolveLength(cmd.size, this.capacity, this.claimed % this.capacity);
         this.write(len, makeBody(len, cmd.fill, cmd.seed));
+        break;
+      }
+      case 'write-shrink': {
+        const len = resolveLength(cmd.size, this.capacity, this.claimed % this.capacity);
+        const keep = cmd.keep % (len + 1);
+        this.writeShrink(len, keep, cmd.undo, makeBody(keep, 'random', cmd.seed));
         break;
       }
       case 'too-big': {
