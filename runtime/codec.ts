@@ -248,7 +248,8 @@ export class MessageCodec {
   /**
    * The fast path alone, straight into target[start, limit) (a ring's bytes): returns the end of the
    * bytes (a CODEC_SHAPES payload), or -1 when the message is not one the shape encoder takes or
-   * does not fit there; then encode() must take it. Never throws.
+   * does not fit there; then encode() must take it. Throws only what the message's own getters or
+   * proxies throw.
    */
   encodeShapesInto(value: unknown, target: Buffer, start: number, limit: number): number {
     return this.shapes === null ? -1 : this.shapes.encodeInto(value, target, start, limit);

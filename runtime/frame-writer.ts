@@ -126,7 +126,8 @@ export const DIRECT_PAYLOAD_ROOM = 4096;
  * codec's shape encoder: no encode buffer, no copy (DESIGN's data path). False, with nothing
  * written, when the ring has no room for DIRECT_PAYLOAD_ROOM now or the shape encoder does not
  * take the message: the caller then encodes it the general way (which also raises its errors).
- * Not published.
+ * What a getter in the message throws comes out of here, with nothing written. Not published.
+ * The caller must not write to this ring while this runs (a getter that sends: see Runtime.encoding).
  */
 export function writeFrameEncoding(writer: RingWriter, frame: OutboundFrame, msg: unknown, codec: MessageCodec, seq: number): boolean {
   const prefix = MESSAGE_HEADER_BYTES + frame.keyLength;
@@ -136,7 +137,13 @@ export function writeFrameEncoding(writer: RingWriter, frame: OutboundFrame, msg
   if (at < 0) return false;
   const bytes = writer.ring.bytes;
   const payloadAt = at + prefix;
-  const end = codec.encodeShapesInto(msg, bytes, payloadAt, payloadAt + DIRECT_PAYLOAD_ROOM);
+  let end: number;
+  try {
+    end = codec.encodeShapesInto(msg, bytes, payloadAt, payloadAt + DIRECT_PAYLOAD_ROOM);
+  } catch (error) {
+    writer.unclaim(); // a getter or proxy in the message threw: the half-written claim must not be published
+    throw error;
+  }
   if (end < 0) {
     writer.unclaim();
     return false;

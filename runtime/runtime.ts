@@ -311,6 +311,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private warnedActorError = false;
   /** Scratch frame for the send path (no allocation per message). */
   private readonly frame = new OutboundFrame(KIND_TELL);
+  /**
+   * Set while a message is encoded (its getters and proxies may run): a send from in there would
+   * reuse the scratch frame and the codec's buffer, and claim in a ring whose claim is still open.
+   */
+  private encoding = false;
   private readonly kindHandles = new Map<string, ActorKind>();
 
   /** @internal use createRuntime() */
@@ -629,6 +634,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private route(kind: number, actorKind: number, key: Key, high: boolean): OutboundLane {
     if (this.failure) throw this.failure;
     if (this.closed) throw new RuntimeClosedError('runtime is closed');
+    if (this.encoding) throw new Error('a message was sent from a getter or proxy of a message being encoded: send it after that send returns');
     const keyString = keyToString(key);
     const keyHash = fnv1a32(keyString);
     const partition = keyHash % this.partitions;
@@ -655,7 +661,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The message half of prepare: encodes `msg` into the codec's buffer as the frame's payload (TypeError/RangeError before anything is written). */
   private encodeInto(frame: OutboundFrame, lane: OutboundLane, msg: unknown): void {
     const codec = this.codec;
-    const payload = codec.encode(msg);
+    let payload: Buffer;
+    this.encoding = true;
+    try {
+      payload = codec.encode(msg);
+    } finally {
+      this.encoding = false;
+    }
     lane.frameSize(frame.keyLength, codec.lastEnd - codec.lastStart);
     frame.codec |= codec.lastCodec;
     frame.payload = payload;
@@ -676,7 +688,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   private tryWriteInPlace(lane: OutboundLane, msg: unknown): boolean {
     if (this.moves.size > 0 || this.pausedHolds.size > 0) return false;
-    if (!lane.tryWriteEncoding(this.frame, msg, this.codec)) return false;
+    this.encoding = true;
+    let written: boolean;
+    try {
+      written = lane.tryWriteEncoding(this.frame, msg, this.codec);
+    } finally {
+      this.encoding = false;
+    }
+    if (!written) return false;
     this.partitionSent[this.frame.partition]!++;
     return true;
   }

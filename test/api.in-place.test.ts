@@ -62,4 +62,46 @@ describe('in-place and copied tells on one lane', () => {
       await rt.close();
     }
   });
+
+  test('a getter that throws while its message is encoded in place: the error reaches the caller, nothing is written, later messages arrive intact', async () => {
+    const rt = await createRuntime({ actor: fixture('recorder-actor.mjs'), threads: 1 });
+    try {
+      const first = { s: 'a', n: 1 };
+      await rt.send('k', first); // the registry learns { s, n }: the next ones go in place
+      const throwing = { s: 'b', get n(): number { throw new Error('boom'); } };
+      expect(() => rt.trySend('k', throwing)).toThrow('boom');
+      await expect(rt.send('k', throwing)).rejects.toThrow('boom');
+      const after = [{ s: 'c', n: 3 }, { s: 'd', n: 4 }];
+      for (const m of after) expect(rt.trySend('k', m)).toBe(true);
+      await rt.drain();
+      expect(await rt.ask('k', { op: 'log', from: 0, count: 10 })).toEqual([first, ...after]);
+      const { sent, processed, failed } = rt.stats();
+      expect([sent, processed, failed]).toEqual([4, 4, 0]); // the three tells and the ask
+    } finally {
+      await rt.close();
+    }
+  });
+
+  test('a send from a getter of a message being encoded (in place or not) is an error, and neither message is sent', async () => {
+    const rt = await createRuntime({ actor: fixture('recorder-actor.mjs'), threads: 1 });
+    try {
+      await rt.send('a', { s: 'x', n: 0 }); // registered: { s, n } goes in place
+      const inner = { s: 'inner', n: -1 };
+      const sending = { s: 'y', get n(): number { rt.trySend('b', inner); return 1; } };
+      expect(() => rt.trySend('a', sending)).toThrow(/getter or proxy/);
+      // The same through the general path (a Map only it takes) and through ask().
+      const viaGeneral = { m: new Map([[1, 2]]), get n(): number { rt.trySend('b', inner); return 1; } };
+      expect(() => rt.trySend('a', viaGeneral)).toThrow(/getter or proxy/);
+      await expect(rt.ask('a', sending)).rejects.toThrow(/getter or proxy/);
+      const last = { s: 'z', n: 2 };
+      expect(rt.trySend('a', last)).toBe(true);
+      await rt.drain();
+      expect(await rt.ask('a', { op: 'log', from: 0, count: 10 })).toEqual([{ s: 'x', n: 0 }, last]);
+      expect(await rt.ask('b', { op: 'log', from: 0, count: 10 })).toEqual([]);
+      const { sent, processed, failed } = rt.stats();
+      expect([sent, processed, failed]).toEqual([4, 4, 0]);
+    } finally {
+      await rt.close();
+    }
+  });
 });

@@ -196,4 +196,18 @@ describe('writeFrameEncoding: messages encoded straight into the ring', () => {
     pair.drain();
     expect(pair.checked).toBe(2);
   });
+
+  test('a getter that throws mid-way: the error comes out, the claim is taken back', () => {
+    const pair = new Pair(16384);
+    pair.send('k', { seq: 0, text: 'a', n: 1 });
+    pair.route('k');
+    const throwing = { seq: 1, text: 'b'.repeat(100), get n(): number { throw new Error('boom'); } };
+    expect(() => writeFrameEncoding(pair.writer, pair.frame, throwing, pair.codec, 1)).toThrow('boom');
+    pair.drain(); // publishes: only the first frame may be there
+    expect(pair.checked).toBe(1);
+    expect(pair.writer.hasUnpublished()).toBe(false);
+    pair.send('k', { seq: 1, text: 'c', n: 2 });
+    pair.drain();
+    expect(pair.checked).toBe(2);
+  });
 });

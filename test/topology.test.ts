@@ -148,9 +148,10 @@ describe('live topology', () => {
     }
   }, 60_000);
 
-  test('pause holds one partition on the main thread (in order) while the others go on, even through its ring; resume lets it through', async () => {
-    // A small ring: were paused messages held in it, the thread's other partitions would stop.
-    const rt = await createRuntime({ actor: fixture('topology-actor.mjs'), threads: 1, partitions: 4, ringBytes: 4096 });
+  // A small ring: were paused messages held in it, the thread's other partitions would stop. The
+  // default ring: tells are encoded straight into it, and must not be while their partition is paused.
+  test.each([4096, 1 << 20])('pause holds one partition on the main thread (in order) while the others go on, even through its ring; resume lets it through (%i-byte ring)', async (ringBytes) => {
+    const rt = await createRuntime({ actor: fixture('topology-actor.mjs'), threads: 1, partitions: 4, ringBytes });
     try {
       const keys = 40;
       const held = rt.partitionOf('user-0');
