@@ -87,6 +87,14 @@ function parts(): void {
   const writer = new RingWriter(ring);
   const reader = new RingReader(ring);
   const frame = new OutboundFrame(KIND_TELL);
+  /** The key fields, as the runtime's router fills them (W1 keys are ASCII: codec 0 so far). */
+  const routeFrame = (key: string): void => {
+    const h = fnv1a32(key);
+    frame.key = key;
+    frame.keyLength = lastUtf8Length;
+    frame.keyHash = h;
+    frame.partition = h % 64;
+  };
   let framesRead = 0;
   const drainRing = (): void => {
     writer.publish();
@@ -143,12 +151,8 @@ function parts(): void {
     let written = 0;
     for (let i = 0; i < n; i++) {
       const m = W1.message(i);
-      const h = fnv1a32(m.key);
+      routeFrame(m.key);
       const payload = codec.encode(m);
-      frame.key = m.key;
-      frame.keyLength = lastUtf8Length;
-      frame.keyHash = h;
-      frame.partition = h % 64;
       frame.payload = payload;
       frame.payloadStart = codec.lastStart;
       frame.payloadEnd = codec.lastEnd;
@@ -167,12 +171,7 @@ function parts(): void {
     let written = 0;
     for (let i = 0; i < n; i++) {
       const m = W1.message(i);
-      const h = fnv1a32(m.key);
-      frame.codec = 0;
-      frame.key = m.key;
-      frame.keyLength = lastUtf8Length;
-      frame.keyHash = h;
-      frame.partition = h % 64;
+      routeFrame(m.key);
       if (!writeFrameEncoding(writer, frame, m, codec, i)) {
         drainRing();
         if (!writeFrameEncoding(writer, frame, m, codec, i)) throw new VerificationError('send-path in place: an empty ring refused a frame');

@@ -75,7 +75,7 @@ export class OutboundLane {
    * needs the general path: then encode it and tryWrite/enqueue as usual.
    */
   tryWriteEncoding(frame: OutboundFrame, msg: unknown, codec: MessageCodec): boolean {
-    if (this.head < this.waiting.length || this.dead !== null) return false;
+    if (this.head < this.waiting.length) return false;
     if (!writeFrameEncoding(this.writer, frame, msg, codec, this.written)) return false;
     this.written++;
     this.committed(false);

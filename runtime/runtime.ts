@@ -618,11 +618,21 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /**
    * Validates key and message and fills the scratch frame; throws TypeError/RangeError before
-   * anything is written. Returns the lane to write to, or the partition's Move while it moves.
+   * anything is written. Returns the lane to write to, or the partition's Move while it moves;
+   * with `inPlace` (a tell without delay), null once the tell went straight into its ring
+   * (tryWriteInPlace). Sends from the message's getters meanwhile are refused (`encoding`).
    */
-  private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high = false): OutboundLane | Move {
+  private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high?: boolean): OutboundLane | Move;
+  private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high: boolean, inPlace: boolean): OutboundLane | Move | null;
+  private prepare(kind: number, actorKind: number, key: Key, msg: unknown, high = false, inPlace = false): OutboundLane | Move | null {
     const lane = this.route(kind, actorKind, key, high);
-    this.encodeInto(this.frame, lane, msg);
+    this.encoding = true;
+    try {
+      if (inPlace && this.tryWriteInPlace(lane, msg)) return null;
+      this.encodeInto(this.frame, lane, msg);
+    } finally {
+      this.encoding = false;
+    }
     return this.holdOr(lane);
   }
 
@@ -658,16 +668,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return lane;
   }
 
-  /** The message half of prepare: encodes `msg` into the codec's buffer as the frame's payload (TypeError/RangeError before anything is written). */
+  /** The message half of prepare: encodes `msg` into the codec's buffer as the frame's payload (TypeError/RangeError before anything is written). Only from prepare (see `encoding`). */
   private encodeInto(frame: OutboundFrame, lane: OutboundLane, msg: unknown): void {
     const codec = this.codec;
-    let payload: Buffer;
-    this.encoding = true;
-    try {
-      payload = codec.encode(msg);
-    } finally {
-      this.encoding = false;
-    }
+    const payload = codec.encode(msg);
     lane.frameSize(frame.keyLength, codec.lastEnd - codec.lastStart);
     frame.codec |= codec.lastCodec;
     frame.payload = payload;
@@ -681,21 +685,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * A tell written straight into its lane's ring, the message encoded in place (see
-   * OutboundLane.tryWriteEncoding), after route(). False, nothing written, whenever the usual way
-   * must take it: a delay, a partition moving or paused, a queue or no room in the lane, a
-   * message the shape encoder does not take.
+   * A tell without delay written straight into its lane's ring, the message encoded in place (see
+   * OutboundLane.tryWriteEncoding), after route(); only from prepare (see `encoding`). False,
+   * nothing written, whenever the usual way must take it: a partition moving or paused, a queue
+   * or no room in the lane, a message the shape encoder does not take.
    */
   private tryWriteInPlace(lane: OutboundLane, msg: unknown): boolean {
     if (this.moves.size > 0 || this.pausedHolds.size > 0) return false;
-    this.encoding = true;
-    let written: boolean;
-    try {
-      written = lane.tryWriteEncoding(this.frame, msg, this.codec);
-    } finally {
-      this.encoding = false;
-    }
-    if (!written) return false;
+    if (!lane.tryWriteEncoding(this.frame, msg, this.codec)) return false;
     this.partitionSent[this.frame.partition]!++;
     return true;
   }
@@ -756,10 +753,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   trySendTo(actorKind: number, key: Key, msg: unknown, options?: SendOptions): boolean {
     const delayMs = delayOf(options);
     const high = isHigh(options);
-    const lane = this.route(KIND_TELL, actorKind, key, high);
-    if (delayMs === 0 && this.tryWriteInPlace(lane, msg)) return true;
-    this.encodeInto(this.frame, lane, msg);
-    const target = this.holdOr(lane);
+    const target = this.prepare(KIND_TELL, actorKind, key, msg, high, delayMs === 0);
+    if (target === null) return true; // written in place
     if (delayMs > 0) {
       if (this.delays.size >= MAX_DELAYED) return false;
       this.delays.push(performance.now() + delayMs, this.frame, high);
@@ -777,10 +772,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       const delayMs = delayOf(options);
       const high = isHigh(options);
-      const lane = this.route(KIND_TELL, actorKind, key, high);
-      if (delayMs === 0 && this.tryWriteInPlace(lane, msg)) return RESOLVED;
-      this.encodeInto(this.frame, lane, msg);
-      target = this.holdOr(lane);
+      const prepared = this.prepare(KIND_TELL, actorKind, key, msg, high, delayMs === 0);
+      if (prepared === null) return RESOLVED; // written in place
+      target = prepared;
       if (delayMs > 0) {
         if (this.delays.size >= MAX_DELAYED) throw new RangeError(`${MAX_DELAYED} delayed messages are already waiting`);
         this.delays.push(performance.now() + delayMs, this.frame, high);
