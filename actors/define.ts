@@ -1,6 +1,10 @@
 /** The actor API: what an actor module default-exports, and what each key's actor sees. */
 
-/** What `receive` and `init` see of their key's actor. */
+/**
+ * What `receive` and `init` see of their key's actor: the same object for every message of the key
+ * (it is the runtime's actor object itself, so it also has fields of the runtime's own; only the
+ * ones below are API).
+ */
 export interface ActorContext<State> {
   /** The key, always in string form (`42` arrives as `'42'`). */
   readonly key: string;

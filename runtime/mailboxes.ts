@@ -41,24 +41,13 @@ export interface ThreadShared {
   send(fromKind: string, key: string | number, msg: unknown, options: ContextSendOptions | undefined): void;
 }
 
-/** A key's ActorContext: the methods on the prototype, so a key costs only its fields. */
-class KeyContext implements ActorContext<unknown> {
-  state: unknown = undefined;
-  constructor(
-    readonly key: string,
-    readonly partition: number,
-    readonly thread: number,
-    readonly restarts: number,
-    readonly kind: string,
-    private readonly shared: ThreadShared,
-  ) {}
-
-  send(key: string | number, msg: unknown, options?: ContextSendOptions): void {
-    this.shared.send(this.kind, key, msg, options);
-  }
-}
-
-export interface KeyActor {
+/**
+ * A key's actor, which is also its ActorContext: one object per key, so finding the key and
+ * running its message touch one object rather than two (a frame's key, then the context, then
+ * the state: each a dependent cache miss with 10,000 keys). The fields past ActorContext's are
+ * the runtime's own; the methods live on the prototype, so a key costs only its fields.
+ */
+export class KeyActor implements ActorContext<unknown> {
   /**
    * The key's first INLINE_KEY_BYTES bytes as three int32 words (zero past its end) and its
    * length: a frame's key is compared with these, in the actor itself, so a lookup touches no
@@ -68,27 +57,64 @@ export interface KeyActor {
   readonly key1: number;
   readonly key2: number;
   readonly keyLength: number;
-  /** Whether keyBytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
-  readonly keyUtf16: boolean;
-  readonly ctx: ActorContext<unknown>;
-  /** The key's UTF-8 bytes, compared against frames to find the actor without decoding the key. */
-  readonly keyBytes: Uint8Array;
-  readonly keyHash: number;
   /** Next actor whose key has the same hash (collisions are rare; a short chain). */
   sameHash: KeyActor | null;
-  activated: boolean;
-  busy: boolean;
-  mailbox: Delivery[] | null;
+  activated = false;
+  busy = false;
   /** ThreadShared.now when its last message arrived (passivation). */
   lastUsed: number;
+  state: unknown = undefined;
+  mailbox: Delivery[] | null = null;
+  readonly key: string;
+  /**
+   * A key longer than INLINE_KEY_BYTES: a copy of all its bytes, for the comparison past the inline
+   * words. Null for a shorter key (the words are the whole key): a small Uint8Array of its own is
+   * about 200 bytes of heap, as much as the rest of the actor.
+   */
+  readonly longKeyBytes: Uint8Array | null;
+
+  constructor(
+    /** The key's bytes are bytes[at, at + length) (not kept: the ring's bytes are reused). */
+    bytes: Uint8Array,
+    at: number,
+    length: number,
+    /** Whether the key's bytes are UTF-16LE code units (a key with a lone surrogate) rather than UTF-8. */
+    readonly keyUtf16: boolean,
+    readonly keyHash: number,
+    readonly partition: number,
+    readonly thread: number,
+    readonly restarts: number,
+    readonly kind: string,
+    private readonly shared: ThreadShared,
+    sameHash: KeyActor | null,
+  ) {
+    const end = at + length;
+    this.key0 = keyWord(bytes, at, end);
+    this.key1 = keyWord(bytes, at + 4, end);
+    this.key2 = keyWord(bytes, at + 8, end);
+    this.keyLength = length;
+    this.sameHash = sameHash;
+    this.lastUsed = shared.now;
+    this.key = Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString(keyUtf16 ? 'utf16le' : 'utf8');
+    this.longKeyBytes = length > INLINE_KEY_BYTES ? copyOf(bytes, at, length) : null;
+  }
+
+  send(key: string | number, msg: unknown, options?: ContextSendOptions): void {
+    this.shared.send(this.kind, key, msg, options);
+  }
 }
 
 /** A key's actor on its way to another thread (rebalance): its key and exported state. */
 export interface ExportedActor {
   keyHash: number;
-  keyBytes: Uint8Array;
+  key: string;
   keyUtf16: boolean;
   state: unknown;
+}
+
+/** The bytes a frame carries for `key` (see KeyActor.keyUtf16). */
+function keyBytesOf(key: string, keyUtf16: boolean): Buffer {
+  return Buffer.from(key, keyUtf16 ? 'utf16le' : 'utf8');
 }
 
 function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
@@ -97,8 +123,8 @@ function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
   return copy;
 }
 
-/** Whether `a` holds the `length` bytes at b[at], comparing from index `from` on. */
-function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number, from = 0): boolean {
+/** Whether `a` holds the `length` bytes at b[at], comparing from index `from` on (the bytes before it are known equal). */
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number, length: number, from: number): boolean {
   if (a.length !== length) return false;
   for (let i = from; i < length; i++) if (a[i] !== b[at + i]) return false;
   return true;
@@ -156,32 +182,16 @@ export class Mailboxes {
     const key2 = keyWord(bytes, at + 8, end);
     for (let actor: KeyActor | null = first ?? null; actor !== null; actor = actor.sameHash) {
       if (actor.key0 === key0 && actor.key1 === key1 && actor.key2 === key2 && actor.keyLength === length && actor.keyUtf16 === keyUtf16 &&
-        (length <= INLINE_KEY_BYTES || sameBytes(actor.keyBytes, bytes, at, length, INLINE_KEY_BYTES))) {
+        (length <= INLINE_KEY_BYTES || sameBytes(actor.longKeyBytes!, bytes, at, length, INLINE_KEY_BYTES))) {
         return actor;
       }
     }
-    return this.add(keyHash, copyOf(bytes, at, length), keyUtf16, partition); // a copy: the ring's bytes are reused
+    return this.add(keyHash, bytes, at, length, keyUtf16, partition);
   }
 
-  private add(keyHash: number, keyBytes: Uint8Array, keyUtf16: boolean, partition: number): KeyActor {
-    const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(keyUtf16 ? 'utf16le' : 'utf8');
-    const first = this.actors.get(keyHash | 0);
-    const length = keyBytes.length;
-    const actor: KeyActor = {
-      key0: keyWord(keyBytes, 0, length),
-      key1: keyWord(keyBytes, 4, length),
-      key2: keyWord(keyBytes, 8, length),
-      keyLength: length,
-      keyUtf16,
-      ctx: new KeyContext(key, partition, this.thread, this.restarts, this.kind, this.shared),
-      keyBytes,
-      keyHash,
-      sameHash: first ?? null,
-      activated: false,
-      busy: false,
-      mailbox: null,
-      lastUsed: this.shared.now,
-    };
+  private add(keyHash: number, bytes: Uint8Array, at: number, length: number, keyUtf16: boolean, partition: number): KeyActor {
+    const first = this.actors.get(keyHash | 0) ?? null;
+    const actor = new KeyActor(bytes, at, length, keyUtf16, keyHash, partition, this.thread, this.restarts, this.kind, this.shared, first);
     this.actors.set(keyHash | 0, actor);
     let members = this.byPartition.get(partition);
     if (members === undefined) this.byPartition.set(partition, (members = new Set()));
@@ -199,9 +209,9 @@ export class Mailboxes {
       while (head.sameHash !== actor) head = head.sameHash!;
       head.sameHash = actor.sameHash;
     }
-    const members = this.byPartition.get(actor.ctx.partition)!;
+    const members = this.byPartition.get(actor.partition)!;
     members.delete(actor);
-    if (members.size === 0) this.byPartition.delete(actor.ctx.partition);
+    if (members.size === 0) this.byPartition.delete(actor.partition);
     this.count--;
   }
 
@@ -214,11 +224,11 @@ export class Mailboxes {
     const out: ExportedActor[] = [];
     for (const actor of members) {
       if (actor.busy || (actor.mailbox !== null && actor.mailbox.length > 0)) {
-        throw new Error(`key '${actor.ctx.key}' still has messages in flight; a partition moves only once drained`);
+        throw new Error(`key '${actor.key}' still has messages in flight; a partition moves only once drained`);
       }
       if (!actor.activated) continue; // never initialised: nothing to carry
       const { exportState } = this.definition;
-      out.push({ keyHash: actor.keyHash, keyBytes: actor.keyBytes, keyUtf16: actor.keyUtf16, state: exportState ? exportState(actor.ctx.state, actor.ctx) : actor.ctx.state });
+      out.push({ keyHash: actor.keyHash, key: actor.key, keyUtf16: actor.keyUtf16, state: exportState ? exportState(actor.state, actor) : actor.state });
     }
     return out;
   }
@@ -232,8 +242,8 @@ export class Mailboxes {
     if (!exportState) return; // the state objects were handed out as they are: nothing changed
     for (const moved of exported) {
       for (const actor of this.byPartition.get(partition) ?? []) {
-        if (actor.keyHash === moved.keyHash && actor.keyUtf16 === moved.keyUtf16 && sameBytes(actor.keyBytes, moved.keyBytes, 0, moved.keyBytes.length)) {
-          actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
+        if (actor.keyHash === moved.keyHash && actor.keyUtf16 === moved.keyUtf16 && actor.key === moved.key) {
+          actor.state = importState ? importState(moved.state, actor) : moved.state;
         }
       }
     }
@@ -250,9 +260,10 @@ export class Mailboxes {
     const added: KeyActor[] = [];
     try {
       for (const moved of actors) {
-        const actor = this.add(moved.keyHash, moved.keyBytes, moved.keyUtf16, partition);
+        const bytes = keyBytesOf(moved.key, moved.keyUtf16);
+        const actor = this.add(moved.keyHash, bytes, 0, bytes.length, moved.keyUtf16, partition);
         added.push(actor);
-        actor.ctx.state = importState ? importState(moved.state, actor.ctx) : moved.state;
+        actor.state = importState ? importState(moved.state, actor) : moved.state;
         actor.activated = true;
       }
     } catch (error) {
@@ -275,7 +286,7 @@ export class Mailboxes {
         if (actor.busy || actor.lastUsed > cutoff || (actor.mailbox !== null && actor.mailbox.length > 0)) continue;
         if (actor.activated && this.definition.passivate) {
           try {
-            this.definition.passivate(actor.ctx.state, actor.ctx);
+            this.definition.passivate(actor.state, actor);
           } catch {
             // A failing hook must not keep the key alive forever; its state goes all the same.
           }
@@ -288,12 +299,15 @@ export class Mailboxes {
     return dropped;
   }
 
-  /** Hands a message to its key's actor: runs it now, or queues it behind the key's pending one. */
+  /**
+   * Hands a message to its key's actor: runs it now, or queues it behind the key's pending one.
+   * `delivery` is the caller's again once this returns (the host fills one object per frame):
+   * a delivery that has to wait is copied (markPending).
+   */
   deliver(actor: KeyActor, delivery: Delivery): void {
     actor.lastUsed = this.shared.now;
     if (actor.busy) {
-      this.markPending(delivery);
-      (actor.mailbox ??= []).push(delivery);
+      (actor.mailbox ??= []).push(this.markPending(delivery));
       return;
     }
     this.run(actor, delivery, false);
@@ -314,33 +328,32 @@ export class Mailboxes {
       return;
     }
     actor.busy = true;
-    if (!wasPending) this.markPending(delivery);
+    const held = wasPending ? delivery : this.markPending(delivery);
     result.then(
-      (value) => this.settle(actor, delivery, true, value),
-      (error: unknown) => this.settle(actor, delivery, false, error),
+      (value) => this.settle(actor, held, true, value),
+      (error: unknown) => this.settle(actor, held, false, error),
     );
   }
 
   /** Activates the key if needed (init), then calls receive. Returns its result (maybe a Promise). */
   private start(actor: KeyActor, msg: unknown): unknown {
     const { definition } = this;
-    const ctx = actor.ctx;
     if (!actor.activated) {
       // Activated only once init succeeded: a failed init is tried again by the key's next message.
       if (definition.init) {
-        const state = definition.init(ctx.key, ctx);
+        const state = definition.init(actor.key, actor);
         if (isThenable(state)) {
           return Promise.resolve(state).then((s) => {
-            ctx.state = s;
+            actor.state = s;
             actor.activated = true;
-            return definition.receive(msg, ctx);
+            return definition.receive(msg, actor);
           });
         }
-        ctx.state = state;
+        actor.state = state;
       }
       actor.activated = true;
     }
-    return definition.receive(msg, ctx);
+    return definition.receive(msg, actor);
   }
 
   private settle(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown): void {
@@ -364,24 +377,28 @@ export class Mailboxes {
     const { maxAttempts, backoffMs, maxBackoffMs, jitter } = this.definition.retry ? { ...this.retry, ...this.definition.retry } : this.retry;
     if (delivery.askId !== 0 || delivery.attempt >= maxAttempts) return false;
     actor.busy = true;
-    if (!wasPending) this.markPending(delivery);
+    const held = wasPending ? delivery : this.markPending(delivery);
     let delay = Math.min(maxBackoffMs, backoffMs * 2 ** (delivery.attempt - 1));
     if (jitter) delay *= 0.5 + Math.random() / 2;
     setTimeout(() => {
       actor.busy = false;
-      this.run(actor, delivery, true);
+      this.run(actor, held, true);
       this.runQueued(actor);
     }, delay);
     return true;
   }
 
-  private markPending(delivery: Delivery): void {
+  /** A delivery from deliver() that has to wait: the copy to keep (deliver's is the host's to reuse). */
+  private markPending(delivery: Delivery): Delivery {
+    const { msg, askId, frameStart, frameSeq, lane, attempt } = delivery;
+    const held: Delivery = { msg, askId, frameStart, frameSeq, lane, attempt };
     this.shared.inFlight++;
-    this.completion.pending(delivery);
+    this.completion.pending(held);
+    return held;
   }
 
   private finish(actor: KeyActor, delivery: Delivery, ok: boolean, value: unknown, wasPending: boolean): void {
     if (wasPending) this.shared.inFlight--;
-    this.completion.done(delivery, actor.ctx.partition, actor.ctx.key, ok, value, wasPending);
+    this.completion.done(delivery, actor.partition, actor.key, ok, value, wasPending);
   }
 }

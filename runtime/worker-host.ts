@@ -114,6 +114,7 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
   private stopping = false;
   /** The frame being handled (read in place). */
   private readonly frame = new MessageFrameView();
+  private readonly delivery: Delivery = { msg: undefined, askId: 0, frameStart: 0, frameSeq: 0, lane: 0, attempt: 0 };
   /** Poison messages, as `${lane}:${seq}` (WorkerInit.skip). */
   private readonly skip = new Set(init.skip);
 
@@ -220,7 +221,14 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
     const f = this.frame.read(bytes, at, length);
     const { partition, askId, seq } = f;
     lane.frameSeq = (seq + 1) | 0;
-    const where = { msg: undefined as unknown, askId, frameStart, frameSeq: seq, lane: lane.index, attempt: 0 };
+    // One object for every frame: Mailboxes copies a delivery that has to wait (deliver()).
+    const where = this.delivery;
+    where.msg = undefined;
+    where.askId = askId;
+    where.frameStart = frameStart;
+    where.frameSeq = seq;
+    where.lane = lane.index;
+    where.attempt = 0;
     let msg: unknown;
     try {
       msg = this.codec.decode(bytes, f.payloadStart, f.payloadLength, f.codec);

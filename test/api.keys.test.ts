@@ -209,6 +209,25 @@ describe('partitions of keys', () => {
     expect(i2.sum).toBe(2);
   });
 
+  test('keys of every length and encoding keep their actor and state across moves between threads', async () => {
+    // Short keys are matched by the words inlined in the actor, longer ones by their bytes too;
+    // a move carries the key as a string and the new thread rebuilds both.
+    // (Keys no other test here uses: the runtime is shared.)
+    const keys = ['m', 'mv-456789012', 'mv-4567890123', 'mv-'.repeat(10), 'mv-Straße-über', 'mv-\ud800', 'mv-\udc00', 'mv-\ud800-longer-than-12', 'mv-😀'];
+    const partitions = [...new Set(keys.map((k) => rt.partitionOf(k)))];
+    const before = partitions.map((p) => rt.threadOf(p));
+    for (const key of keys) await rt.send(key, { op: 'add', n: 1 });
+    for (const [round, n] of [[1, 10], [2, 100]] as const) {
+      for (const p of partitions) await rt.rebalance(p, 1 - rt.threadOf(p));
+      for (const key of keys) await rt.send(key, { op: 'add', n });
+      for (const key of keys) {
+        const info = await rt.ask<any>(key, { op: 'info' });
+        expect([info.key, info.sum, info.thread], `${JSON.stringify(key)} after move ${round}`).toStrictEqual([key, round === 1 ? 11 : 111, rt.threadOf(rt.partitionOf(key))]);
+      }
+    }
+    expect(partitions.map((p) => rt.threadOf(p))).toStrictEqual(before); // moved twice: back home
+  });
+
   describe('invalid keys are a TypeError and nothing is enqueued', () => {
     test.each(INVALID_KEYS)('%s', async (_label, key) => {
       const before = rt.stats();
