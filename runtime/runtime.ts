@@ -681,7 +681,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** The lane, or the partition's Move (or pause) while it has one. */
   private holdOr(lane: OutboundLane): OutboundLane | Move {
-    return this.moves.size > 0 || this.pausedHolds.size > 0 ? (this.holdOf(this.frame.partition) ?? lane) : lane;
+    return this.anyHeld() ? (this.holdOf(this.frame.partition) ?? lane) : lane;
   }
 
   /**
@@ -691,10 +691,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * or no room in the lane, a message the shape encoder does not take.
    */
   private tryWriteInPlace(lane: OutboundLane, msg: unknown): boolean {
-    if (this.moves.size > 0 || this.pausedHolds.size > 0) return false;
+    if (this.anyHeld()) return false;
     if (!lane.tryWriteEncoding(this.frame, msg, this.codec)) return false;
     this.partitionSent[this.frame.partition]!++;
     return true;
+  }
+
+  /** Whether any partition is moving or paused: the one check the send path pays while none is. */
+  private anyHeld(): boolean {
+    return this.moves.size > 0 || this.pausedHolds.size > 0;
   }
 
   /** Where a partition's messages wait instead of being written: its move, or its pause. */
