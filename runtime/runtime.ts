@@ -1193,14 +1193,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (!(minImbalance >= 1)) throw new RangeError(`minImbalance must be at least 1, got ${minImbalance}`);
     if (this.autoBalancer) clearInterval(this.autoBalancer);
     let lastBusy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
-    let lastDone = Float64Array.from(this.counters.partitionCompleted);
+    let lastDone = this.counters.completedByPartition();
     let moving = false;
     const timer = setInterval(() => {
       if (moving || this.closed || this.threads < 2) return;
       const busy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]! - (lastBusy[t] ?? 0));
-      const done = this.counters.partitionCompleted.map((v, p) => v - lastDone[p]!);
+      const done = this.counters.completedByPartition().map((v, p) => v - lastDone[p]!);
       lastBusy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
-      lastDone = Float64Array.from(this.counters.partitionCompleted);
+      lastDone = this.counters.completedByPartition();
       const load = busy.map((b, t) => b + this.lanes[t]!.writer.ring.usedBytes() / 1e6);
       const hot = load.indexOf(Math.max(...load));
       const cold = load.indexOf(Math.min(...load));
@@ -1431,9 +1431,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (let p = 0; p < this.partitions; p++) {
       const thread = this.table[p]!;
       const partitionSent = this.partitionSent[p]!;
-      const partitionProcessed = this.counters.partitionCompleted[p]!;
+      const partitionProcessed = this.counters.partitionCompleted(p);
       const depth = Math.max(0, partitionSent - partitionProcessed);
-      const lagMs = depth > 0 ? Math.max(0, Math.round(now - this.counters.partitionLastDone[p]!)) : 0;
+      const lagMs = depth > 0 ? Math.max(0, Math.round(now - this.counters.partitionLastDone(p))) : 0;
       const entry = { partition: p, thread, sent: partitionSent, processed: partitionProcessed, depth, lagMs, moving: this.moves.has(p), paused: this.pausedHolds.has(p) };
       partitions.push(entry);
       const ts = threads[thread]!;

@@ -7,9 +7,12 @@
  * drain() waits on the watermark, not on the count: later messages finishing before an earlier,
  * still-async one must not make drain() resolve early.
  * After the slots, one f64 per thread: milliseconds it spent handling messages (busy time); then
- * per partition two f64s: messages completed for it, and when the last one finished. Each has exactly one writing thread at a time
- * (a partition's next owner starts writing only after its hand-off, which orders the two); the
- * main thread only reads them for stats, so plain accesses suffice.
+ * per partition a 64-byte line of its own holding two f64s: messages completed for it, and when
+ * the last one finished. Its own line, because neighbouring partitions usually belong to different
+ * threads (modulo), and each worker writes its partitions' line for every message: packed, two
+ * workers would take the same cache line from each other on every message. Each has exactly one
+ * writing thread at a time (a partition's next owner starts writing only after its hand-off, which
+ * orders the two); the main thread only reads them for stats, so plain accesses suffice.
  * Slots exist for MAX_THREADS threads, so threads can be added while the runtime runs.
  */
 
@@ -28,6 +31,10 @@ const CURRENT_LANE = 6;
 const PROGRESS_BELL = 7;
 /** Actor-to-actor messages (ctx.send) this thread's workers produced; the main thread relays as many. */
 const PRODUCED = 8;
+/** f64s per partition: one 64-byte cache line (see the module comment). */
+const PARTITION_STRIDE = 8;
+const PARTITION_COMPLETED = 0;
+const PARTITION_LAST_DONE = 1;
 const watermarkWord = (lane: number): number => (lane === 0 ? WATERMARK : HIGH_WATERMARK);
 /** Most worker threads a runtime can have (options.threads, resize). */
 export const MAX_THREADS = 1024;
@@ -35,16 +42,16 @@ export const MAX_THREADS = 1024;
 export class SharedCounters {
   readonly sab: SharedArrayBuffer;
   readonly words: Int32Array;
-  readonly partitionCompleted: Float64Array;
   /** Per thread: ms spent handling messages (written by that thread's worker). */
   readonly busyMs: Float64Array;
-
-  /** Per partition: when a message for it last finished (epoch ms, coarse: the worker's batch clock). */
-  readonly partitionLastDone: Float64Array;
+  /** Per partition, PARTITION_STRIDE f64s: messages completed, when the last one finished. */
+  private readonly partitionLines: Float64Array;
+  private readonly partitions: number;
 
   static create(partitions: number): SharedCounters {
-    const counters = new SharedCounters(new SharedArrayBuffer(MAX_THREADS * (SLOT_WORDS * 4 + 8) + partitions * 16), partitions);
-    counters.partitionLastDone.fill(performance.timeOrigin + performance.now());
+    const counters = new SharedCounters(new SharedArrayBuffer(MAX_THREADS * (SLOT_WORDS * 4 + 8) + partitions * PARTITION_STRIDE * 8), partitions);
+    const now = performance.timeOrigin + performance.now();
+    for (let p = 0; p < partitions; p++) counters.partitionLines[p * PARTITION_STRIDE + PARTITION_LAST_DONE] = now;
     return counters;
   }
 
@@ -52,9 +59,33 @@ export class SharedCounters {
     this.sab = sab;
     this.words = new Int32Array(sab, 0, MAX_THREADS * SLOT_WORDS);
     this.busyMs = new Float64Array(sab, MAX_THREADS * SLOT_WORDS * 4, MAX_THREADS);
-    const partitionsAt = MAX_THREADS * (SLOT_WORDS * 4 + 8);
-    this.partitionCompleted = new Float64Array(sab, partitionsAt, partitions);
-    this.partitionLastDone = new Float64Array(sab, partitionsAt + partitions * 8, partitions);
+    // MAX_THREADS * (SLOT_WORDS * 4 + 8) is a multiple of 64: the lines start 64-byte aligned from the buffer.
+    this.partitionLines = new Float64Array(sab, MAX_THREADS * (SLOT_WORDS * 4 + 8), partitions * PARTITION_STRIDE);
+    this.partitions = partitions;
+  }
+
+  /** Messages completed for a partition, by whichever threads owned it. */
+  partitionCompleted(partition: number): number {
+    return this.partitionLines[partition * PARTITION_STRIDE + PARTITION_COMPLETED]!;
+  }
+
+  /** Every partition's completed count, copied (for the balancer's deltas). */
+  completedByPartition(): Float64Array {
+    const counts = new Float64Array(this.partitions);
+    for (let p = 0; p < this.partitions; p++) counts[p] = this.partitionCompleted(p);
+    return counts;
+  }
+
+  /** When a message for the partition last finished (epoch ms, coarse: the worker's batch clock). */
+  partitionLastDone(partition: number): number {
+    return this.partitionLines[partition * PARTITION_STRIDE + PARTITION_LAST_DONE]!;
+  }
+
+  /** Worker side, per message: one more completed for the partition; `at` (epoch ms) updates its last-done time. */
+  countCompleted(partition: number, at?: number): void {
+    const line = partition * PARTITION_STRIDE;
+    this.partitionLines[line + PARTITION_COMPLETED]!++;
+    if (at !== undefined) this.partitionLines[line + PARTITION_LAST_DONE] = at;
   }
 
   /** Clears a thread's slot for a new thread at that index (resize after a shrink). */

@@ -258,7 +258,7 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
   private setAside(delivery: Delivery, partition: number, key: string): void {
     postCarrying({ type: 'deadLetter', key, partition, message: delivery.msg, ask: delivery.askId !== 0 });
     this.completed = (this.completed + 1) | 0;
-    this.counters.partitionCompleted[partition]!++;
+    this.counters.countCompleted(partition);
     if (delivery.askId !== 0) {
       const error = new PoisonMessageError(`the message to key '${key}' crashed its worker ${init.maxCrashes} times: set aside as a dead letter`);
       this.reply(delivery.askId, false, error);
@@ -271,9 +271,8 @@ class WorkerHost implements Completion, ThreadShared, WorkerControl {
 
   done(delivery: Delivery, partition: number, key: string, ok: boolean, value: unknown, wasPending: boolean): void {
     this.completed = (this.completed + 1) | 0;
-    this.counters.partitionCompleted[partition]!++;
     if (wasPending) this.now = performance.now(); // async completions come between batches
-    this.counters.partitionLastDone[partition] = TIME_ORIGIN + this.now;
+    this.counters.countCompleted(partition, TIME_ORIGIN + this.now);
     if (delivery.askId !== 0) this.reply(delivery.askId, ok, value);
     else if (!ok) {
       this.failed = (this.failed + 1) | 0;
