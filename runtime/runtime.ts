@@ -1197,10 +1197,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let moving = false;
     const timer = setInterval(() => {
       if (moving || this.closed || this.threads < 2) return;
-      const busy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]! - (lastBusy[t] ?? 0));
-      const done = this.counters.completedByPartition().map((v, p) => v - lastDone[p]!);
-      lastBusy = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
-      lastDone = this.counters.completedByPartition();
+      // One read of each counter per tick: what finishes after it counts in the next tick's delta.
+      const busyNow = Array.from({ length: this.threads }, (_, t) => this.counters.busyMs[t]!);
+      const doneNow = this.counters.completedByPartition();
+      const busy = busyNow.map((b, t) => b - (lastBusy[t] ?? 0));
+      const done = doneNow.map((v, p) => v - lastDone[p]!);
+      lastBusy = busyNow;
+      lastDone = doneNow;
       const load = busy.map((b, t) => b + this.lanes[t]!.writer.ring.usedBytes() / 1e6);
       const hot = load.indexOf(Math.max(...load));
       const cold = load.indexOf(Math.min(...load));

@@ -38,6 +38,8 @@ const PARTITION_LAST_DONE = 1;
 const watermarkWord = (lane: number): number => (lane === 0 ? WATERMARK : HIGH_WATERMARK);
 /** Most worker threads a runtime can have (options.threads, resize). */
 export const MAX_THREADS = 1024;
+/** Byte offset of the per-partition lines: after the slots and busy times, a multiple of 64, so each line is 64-byte aligned from the buffer. */
+const PARTITIONS_AT = MAX_THREADS * (SLOT_WORDS * 4 + 8);
 
 export class SharedCounters {
   readonly sab: SharedArrayBuffer;
@@ -49,7 +51,7 @@ export class SharedCounters {
   private readonly partitions: number;
 
   static create(partitions: number): SharedCounters {
-    const counters = new SharedCounters(new SharedArrayBuffer(MAX_THREADS * (SLOT_WORDS * 4 + 8) + partitions * PARTITION_STRIDE * 8), partitions);
+    const counters = new SharedCounters(new SharedArrayBuffer(PARTITIONS_AT + partitions * PARTITION_STRIDE * 8), partitions);
     const now = performance.timeOrigin + performance.now();
     for (let p = 0; p < partitions; p++) counters.partitionLines[p * PARTITION_STRIDE + PARTITION_LAST_DONE] = now;
     return counters;
@@ -59,8 +61,7 @@ export class SharedCounters {
     this.sab = sab;
     this.words = new Int32Array(sab, 0, MAX_THREADS * SLOT_WORDS);
     this.busyMs = new Float64Array(sab, MAX_THREADS * SLOT_WORDS * 4, MAX_THREADS);
-    // MAX_THREADS * (SLOT_WORDS * 4 + 8) is a multiple of 64: the lines start 64-byte aligned from the buffer.
-    this.partitionLines = new Float64Array(sab, MAX_THREADS * (SLOT_WORDS * 4 + 8), partitions * PARTITION_STRIDE);
+    this.partitionLines = new Float64Array(sab, PARTITIONS_AT, partitions * PARTITION_STRIDE);
     this.partitions = partitions;
   }
 
