@@ -18,6 +18,7 @@ export type ComparePeer = (typeof COMPARE_PEERS)[number];
 export const DEFAULTS = {
   partitions: 64,
   messages: 500_000,
+  warmupMessages: 20_000,
   runs: 1,
   rate: 20_000,
   latencySeconds: 2,
@@ -38,6 +39,8 @@ optionally next to its peers, and prints throughput and HDR latency percentiles.
   --partitions N           partitions, 1..65536 (default ${DEFAULTS.partitions})
   --mapping M              modulo | range | <file.json> holding one thread index per partition (default modulo)
   --messages N             messages per throughput run (default ${DEFAULTS.messages})
+  --warmup-messages N      untimed messages each throughput run sends through its fresh threads before the clock
+                           starts, verified with the rest; at most the run's count (default ${DEFAULTS.warmupMessages}; 0: cold threads)
   --duration S             instead of --messages: about S seconds per throughput run (the count is set from a
                            warm-up run's rate), and S seconds recorded per latency point
   --runs R                 throughput runs per peer, peer order rotated each run (default ${DEFAULTS.runs})
@@ -78,6 +81,8 @@ export interface CustomActor {
 export interface BenchSettings {
   configs: RingmasterConfig[];
   messages: number;
+  /** Untimed messages at the start of every throughput run (see ThroughputPlan), at most the run's count. */
+  warmupMessages: number;
   /** --duration: seconds per throughput run (the message count comes from a warm-up). */
   durationSeconds: number | null;
   runs: number;
@@ -164,6 +169,7 @@ export function parseBenchArgs(argv: string[]): BenchSettings | null {
         partitions: { type: 'string' },
         mapping: { type: 'string' },
         messages: { type: 'string' },
+        'warmup-messages': { type: 'string' },
         duration: { type: 'string' },
         runs: { type: 'string' },
         rate: { type: 'string' },
@@ -215,6 +221,7 @@ export function parseBenchArgs(argv: string[]): BenchSettings | null {
   return {
     configs: threads.map((t) => ({ threads: t, partitions, mapping, mappingLabel: label })),
     messages,
+    warmupMessages: number('warmup-messages', str('warmup-messages'), DEFAULTS.warmupMessages, { min: 0, max: 1e10 }),
     durationSeconds: duration,
     runs: number('runs', str('runs'), DEFAULTS.runs, { max: 100 }),
     rates,

@@ -1,8 +1,10 @@
 /**
  * `ringmaster bench`: runs the phases the flags ask for and reports them.
  *
- * Phases, in order: a small untimed warm-up of every throughput peer; `--runs` throughput runs of
- * every peer, the peer order rotated from run to run so noise and warm-up hit the peers alike;
+ * Phases, in order: a small warm-up run of every throughput peer (it warms the main thread's code
+ * and gives --duration its rate); `--runs` throughput runs of every peer, each on fresh threads
+ * after `--warmup-messages` untimed messages (ThroughputPlan), the peer order rotated from run to
+ * run so noise hits the peers alike;
  * the latency phase (each `--rate` for ringmaster and for the compared peers that can be paced);
  * `--sweep`; idle CPU after traffic. Every phase verifies its work (W1: exact per-key counts,
  * sums, seq sums, order; `--actor`: every message processed, none failed); a failed or hung
@@ -92,7 +94,10 @@ const machineLine = (m: Machine): string =>
 interface ThroughputFigures {
   peer: string;
   describe: string;
+  /** Timed messages per run. */
   messages: number;
+  /** Untimed messages before them, per run (ThroughputPlan). */
+  warmupMessages: number;
   /** msgs/s per run (null: that run failed). */
   runs: (number | null)[];
   spread: Spread | null;
@@ -227,6 +232,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     `${settings.custom ? `your actor ${settings.custom.actor}` : `W1, ${workload.describe()}`}; ` +
     `ringmaster ${settings.configs.map((c) => `${c.threads}t`).join(' & ')} (${describeConfig(config0).replace(/^\d+ worker threads?, /, '')}); ` +
     `${settings.durationSeconds !== null ? `~${settings.durationSeconds} s` : `${int(settings.messages)} messages`} per throughput run × ${settings.runs}` +
+    (settings.warmupMessages > 0 ? `, each after ${int(settings.warmupMessages)} untimed on its fresh threads` : ', cold threads (no untimed warm-up)') +
     (settings.rates.length > 0 ? `; latency at ${settings.rates.map(int).join(' & ')} msg/s × ${settings.latencySeconds} s after ${settings.latencyWarmup} s warm-up` : '') +
     (settings.compare.length > 0 ? `; compared: ${settings.compare.join(', ')}` : '');
   progress.note(`ringmaster bench — ${machineLine(machine)}`);
@@ -257,10 +263,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const sizes = new Map<Peer, number>();
   const sizeOf = (peer: Peer): number =>
     sizes.get(peer) ?? (peer === piscinaPeer ? Math.min(settings.messages, settings.piscinaMessages) : settings.messages);
-  const runPeer = async (peer: Peer, n: number, label: string): Promise<number | undefined> => {
+  /** A run of n timed messages, after `warmup` untimed ones (at most n) on the run's fresh threads. */
+  const runPeer = async (peer: Peer, n: number, warmupWanted: number, label: string): Promise<number | undefined> => {
+    const warmup = Math.min(warmupWanted, n);
     const r = await phase(
       label,
-      () => peer.run(n, workload, expectedFor(n)),
+      () => peer.run({ workload, warmup, messages: n, expected: expectedFor(warmup + n) }),
       (x) => `${rate(x.messages / x.seconds)} msg/s (${int(x.messages)} msgs in ${x.seconds.toFixed(3)} s, verified)${x.note ? `; ${x.note}` : ''}`,
     );
     if (r?.note !== undefined) notes.add(`${peer.name}: ${r.note.replace(/^[\d,]+ of [\d,]+ messages/, 'some messages')}`);
@@ -268,13 +276,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   };
   for (const peer of throughputPeers) {
     const n = Math.min(peer === piscinaPeer ? 10_000 : 100_000, sizeOf(peer));
-    const warmRate = await runPeer(peer, n, `warm-up ${peer.name}`);
+    // Itself a warm-up (of the main thread's code, and the rate --duration sizes runs by): no untimed part.
+    const warmRate = await runPeer(peer, n, 0, `warm-up ${peer.name}`);
     if (settings.durationSeconds !== null && warmRate !== undefined) sizes.set(peer, Math.max(1000, Math.round(warmRate * settings.durationSeconds)));
   }
   const throughputRuns = new Map<string, (number | undefined)[]>(throughputPeers.map((p) => [p.name, []]));
   for (let run = 0; run < settings.runs; run++) {
     for (const peer of rotate(throughputPeers, run)) {
-      throughputRuns.get(peer.name)![run] = await runPeer(peer, sizeOf(peer), `[run ${run + 1}/${settings.runs}] ${peer.name}`);
+      throughputRuns.get(peer.name)![run] = await runPeer(peer, sizeOf(peer), settings.warmupMessages, `[run ${run + 1}/${settings.runs}] ${peer.name}`);
     }
   }
   const throughput: ThroughputFigures[] = throughputPeers.map((peer) => {
@@ -283,6 +292,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       peer: peer.name,
       describe: peer.describe,
       messages: sizeOf(peer),
+      warmupMessages: Math.min(settings.warmupMessages, sizeOf(peer)),
       runs: Array.from({ length: settings.runs }, (_, i) => runs[i] ?? null),
       spread: spread(runs.filter((v): v is number => v !== undefined)),
     };
@@ -362,7 +372,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   human.push(`machine: ${machineLine(machine)}`);
   human.push(`settings: ${settingsLine}`);
   human.push('');
-  human.push(`Throughput (messages/s, first send to last message verified; median and min–max over ${settings.runs} run${settings.runs > 1 ? 's' : ''})`);
+  human.push(`Throughput (messages/s, first timed send to last message verified${settings.warmupMessages > 0 ? ', after the untimed warm-up on fresh threads' : ''}; median and min–max over ${settings.runs} run${settings.runs > 1 ? 's' : ''})`);
   const tpRows: string[][] = [['peer', 'median', 'min–max', 'runs', 'what']];
   for (const f of throughput) {
     const s = f.spread;
@@ -500,6 +510,7 @@ function summarizeSettings(s: BenchSettings): Record<string, unknown> {
     partitions: s.configs[0]!.partitions,
     mapping: s.configs[0]!.mappingLabel,
     messages: s.messages,
+    warmupMessages: s.warmupMessages,
     durationSeconds: s.durationSeconds,
     runs: s.runs,
     rates: s.rates,

@@ -7,7 +7,7 @@
 import { createRuntime, type Key, type Runtime } from '../index.js';
 import type { RecorderSnapshot } from './histogram.js';
 import { BENCH_ACTOR_ENV, type BenchEnvelope, type InstrumentedMsg } from './latency-message.js';
-import { secondsSince, withTimeout, type Peer, type PeerRun } from './peer.js';
+import { secondsSince, withTimeout, type Peer, type PeerRun, type ThroughputPlan } from './peer.js';
 import { ringmasterName, describeConfig, type RingmasterConfig } from './peers/ringmaster.js';
 import type { LatencyOptions, LatencyPeer, LatencyRun } from './latency.js';
 import { checkSnapshots, latencyCounts, latencyResult, paceOpenLoop } from './latency.js';
@@ -36,28 +36,35 @@ export async function loadFactory(url: string): Promise<MessageFactory> {
   return factory as MessageFactory;
 }
 
-async function verifyCounts(rt: Runtime, label: string, failed: () => number): Promise<void> {
+/** After `total` sends: every one processed, none failed. */
+async function verifyCounts(rt: Runtime, label: string, failed: () => number, total: number): Promise<void> {
   await withTimeout(rt.drain(), HANG_MS, `${label} drain`);
   const stats = rt.stats();
+  if (stats.sent !== total) throw new VerificationError(`${label}: ${stats.sent} sent, ${total} expected`);
   if (failed() !== 0 || stats.failed !== 0) throw new VerificationError(`${label}: ${Math.max(failed(), stats.failed)} receives failed`);
   if (stats.processed !== stats.sent) throw new VerificationError(`${label}: ${stats.sent} sent, ${stats.processed} processed`);
 }
 
 export function customPeer(custom: CustomActor, factory: MessageFactory, config: RingmasterConfig): Peer {
   const name = ringmasterName(config);
-  async function run(n: number): Promise<PeerRun> {
+  async function run({ warmup, messages }: ThroughputPlan): Promise<PeerRun> {
     const { threads, partitions, mapping } = config;
     const rt = await createRuntime({ actor: custom.actor, threads, partitions, mapping });
     let failures = 0;
     rt.on('actorError', () => failures++);
-    try {
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) {
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
         const { key, msg } = factory(i);
         if (!rt.trySend(key, msg)) await rt.send(key, msg);
       }
-      await verifyCounts(rt, name, () => failures);
-      return { messages: n, seconds: secondsSince(start) };
+    };
+    try {
+      await send(0, warmup);
+      await withTimeout(rt.drain(), HANG_MS, `${name} warm-up drain`);
+      const start = process.hrtime.bigint();
+      await send(warmup, warmup + messages);
+      await verifyCounts(rt, name, () => failures, warmup + messages);
+      return { messages, seconds: secondsSince(start) };
     } finally {
       await withTimeout(rt.close(), HANG_MS, `${name} close`);
     }
@@ -94,7 +101,7 @@ export function customLatencyPeer(custom: CustomActor, factory: MessageFactory, 
           return undefined;
         };
       });
-      await verifyCounts(rt, label, () => failures);
+      await verifyCounts(rt, label, () => failures, total);
       const control: InstrumentedMsg = { benchControl: 'histogram' };
       const snapshots = await Promise.all(probeKeys(rt).map((key) => rt.ask<RecorderSnapshot>(key, control, { timeoutMs: HANG_MS })));
       checkSnapshots(label, snapshots, total - warm, warm);

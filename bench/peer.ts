@@ -1,9 +1,27 @@
-/** What a throughput peer is: a function that moves n W1 messages, verifies them, and says how long it took. */
+/** What a throughput peer is: a function that moves W1 messages, verifies them, and says how long it took. */
 import type { W1Totals, W1Workload } from './w1.js';
 
-export interface PeerRun {
+/**
+ * One throughput run. The peer starts its threads (fresh for every run), sends messages
+ * [0, warmup) and waits until they are processed, with the clock not running: a fresh thread runs
+ * its first tens of thousands of messages interpreted or half-compiled, which is JIT warm-up, not
+ * the peer's throughput. Then the clock runs while it sends [warmup, warmup + messages) and
+ * verifies the result of all of them against `expected`.
+ */
+export interface ThroughputPlan {
+  workload: W1Workload;
+  /** Untimed messages first (0: the clock starts with the threads' first message). */
+  warmup: number;
+  /** Timed messages. */
   messages: number;
-  /** From the first send to the last message verified (set-up and tear-down excluded). */
+  /** The exact result of all warmup + messages messages. */
+  expected: W1Totals;
+}
+
+export interface PeerRun {
+  /** Timed messages. */
+  messages: number;
+  /** From the first timed send to the last message verified (set-up, warm-up and tear-down excluded). */
   seconds: number;
   /** Something the reader should know about this run (e.g. reordering by a peer that does not promise order). */
   note?: string;
@@ -14,8 +32,8 @@ export interface Peer {
   name: string;
   /** One line saying what the peer does. */
   describe: string;
-  /** Runs n messages of the workload; throws (typically a VerificationError) when the result is not `expected` exactly. */
-  run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun>;
+  /** Runs the plan; throws (typically a VerificationError) when the result is not `plan.expected` exactly. */
+  run(plan: ThroughputPlan): Promise<PeerRun>;
 }
 
 /** Partitions every peer hashes into (the runtime's default). */

@@ -48,6 +48,7 @@ describe('argument errors: one line on stderr, exit code 2, nothing run', () => 
     ['bad number', ['bench', '--messages', 'lots'], /--messages must be an integer/],
     ['zero threads', ['bench', '--threads', '0'], /--threads must be an integer in 1\.\.1024/],
     ['fractional partitions', ['bench', '--partitions', '2.5'], /--partitions must be an integer/],
+    ['fractional warm-up', ['bench', '--warmup-messages', '1.5'], /--warmup-messages must be an integer in 0\.\./],
     ['unknown peer', ['bench', '--compare', 'inline,zeromq'], /unknown peer 'zeromq'/],
     ['missing actor module', ['bench', '--actor', 'no/such/actor.mjs', '--factory', 'test/fixtures/bench-factory.mjs'], /--actor: module not found/],
     ['actor without factory', ['bench', '--actor', 'test/fixtures/counter.mjs'], /--actor and --factory go together/],
@@ -75,7 +76,7 @@ describe('argument errors: one line on stderr, exit code 2, nothing run', () => 
   test('--help lists every flag with its default, exit code 0', async () => {
     const r = await cli(['bench', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--threads', '--partitions', '--mapping', '--messages', '--duration', '--rate', '--payload-bytes', '--keys', '--actor', '--factory', '--compare', '--json', '--hgrm', '--html', '--sweep', '--slo-us', '--profile']) {
+    for (const flag of ['--threads', '--partitions', '--mapping', '--messages', '--warmup-messages', '--duration', '--rate', '--payload-bytes', '--keys', '--actor', '--factory', '--compare', '--json', '--hgrm', '--html', '--sweep', '--slo-us', '--profile']) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toMatch(/default 64/);
@@ -87,7 +88,7 @@ describe('runs', () => {
     const html = path.join(dir, 'report.html');
     const hgrm = path.join(dir, 'latency.hgrm');
     const r = await cli([
-      'bench', '--threads', '1', '--messages', '20000', '--piscina-messages', '5000', '--compare', 'all',
+      'bench', '--threads', '1', '--messages', '20000', '--warmup-messages', '8000', '--piscina-messages', '5000', '--compare', 'all',
       '--rate', '2000', '--latency-seconds', '0.5', '--latency-warmup', '0.1', '--idle-ms', '200',
       '--keys', '500', '--payload-bytes', '16', '--json', '--html', html, '--hgrm', hgrm,
     ]);
@@ -96,13 +97,18 @@ describe('runs', () => {
     expect(summary.verified).toBe(true);
     expect(summary.failures).toEqual([]);
     expect(summary.machine.cores).toBeGreaterThan(0);
-    expect(summary.settings).toMatchObject({ threads: [1], partitions: 64, keys: 500, payloadBytes: 16, messages: 20000 });
+    expect(summary.settings).toMatchObject({ threads: [1], partitions: 64, keys: 500, payloadBytes: 16, messages: 20000, warmupMessages: 8000 });
     const peers = summary.throughput.map((t: { peer: string }) => t.peer);
     expect(peers).toEqual(['ringmaster-1t', 'floor', 'inline', 'postmessage-single', 'postmessage-batched', 'piscina']);
     for (const t of summary.throughput) {
       expect(t.spread.median, t.peer).toBeGreaterThan(0);
       expect(t.runs).toHaveLength(1);
+      // Each run verified warm-up + timed messages together (an exact per-key check of all of them);
+      // the warm-up is at most the run's own count (piscina's 5,000).
+      expect(t.messages, t.peer).toBe(t.peer === 'piscina' ? 5000 : 20000);
+      expect(t.warmupMessages, t.peer).toBe(t.peer === 'piscina' ? 5000 : 8000);
     }
+    expect(r.stderr).toMatch(/each after 8,000 untimed on its fresh threads/);
     expect(Object.keys(summary.ratios)).toContain('ringmaster-1t / piscina');
     const latencyPeers = summary.latency.map((l: { peer: string }) => l.peer);
     expect(latencyPeers).toEqual(['ringmaster-1t', 'postmessage-batched', 'piscina']);

@@ -9,9 +9,10 @@
  * counts equal those of the expected per-key counts) and produced a non-empty encoding.
  */
 import { newRecordPacker, packedEnd, packedStart, packReused } from '../../runtime/codec.js';
+import type { Packr } from 'msgpackr';
 import { SharedStructures } from '../../runtime/structures.js';
 import { fnv1a32 } from '../../runtime/key.js';
-import { PARTITIONS, secondsSince, type Peer, type PeerRun } from '../peer.js';
+import { PARTITIONS, secondsSince, type Peer, type PeerRun, type ThroughputPlan } from '../peer.js';
 import { VerificationError, type W1Totals, type W1Workload } from '../w1.js';
 
 function expectedPartitionCounts(workload: W1Workload, expected: W1Totals): Float64Array {
@@ -20,15 +21,11 @@ function expectedPartitionCounts(workload: W1Workload, expected: W1Totals): Floa
   return counts;
 }
 
-async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
-  const want = expectedPartitionCounts(workload, expected);
-  // The packer the runtime's main thread uses (runtime/codec.ts), with a registry of its own.
-  const packr = newRecordPacker(new SharedStructures());
-  const perPartition = new Float64Array(PARTITIONS);
+/** Hashes and encodes messages [from, to), counting them per partition; returns the bytes encoded and the empty encodings. */
+function encodeRange(packr: Packr, workload: W1Workload, perPartition: Float64Array, from: number, to: number): { bytes: number; empty: number } {
   let bytes = 0;
   let empty = 0;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const msg = workload.message(i);
     const partition = fnv1a32(msg.key) % PARTITIONS;
     const encoded = packReused(packr, msg);
@@ -37,13 +34,26 @@ async function run(n: number, workload: W1Workload, expected: W1Totals): Promise
     bytes += length;
     if (length === 0) empty++;
   }
+  return { bytes, empty };
+}
+
+async function run({ workload, warmup, messages, expected }: ThroughputPlan): Promise<PeerRun> {
+  const want = expectedPartitionCounts(workload, expected);
+  // The packer the runtime's main thread uses (runtime/codec.ts), with a registry of its own.
+  const packr = newRecordPacker(new SharedStructures());
+  const perPartition = new Float64Array(PARTITIONS);
+  const warm = encodeRange(packr, workload, perPartition, 0, warmup);
+  const start = process.hrtime.bigint();
+  const timed = encodeRange(packr, workload, perPartition, warmup, warmup + messages);
+  const seconds = secondsSince(start);
   for (let p = 0; p < PARTITIONS; p++) {
     if (perPartition[p] !== want[p]) {
       throw new VerificationError(`floor: partition ${p} got ${perPartition[p]} messages, expected ${want[p]}`);
     }
   }
-  if (empty !== 0 || (n > 0 && bytes === 0)) throw new VerificationError(`floor: ${empty} empty encodings`);
-  return { messages: n, seconds: secondsSince(start) };
+  const empty = warm.empty + timed.empty;
+  if (empty !== 0 || (warmup + messages > 0 && warm.bytes + timed.bytes === 0)) throw new VerificationError(`floor: ${empty} empty encodings`);
+  return { messages, seconds };
 }
 
 export const floorPeer: Peer = {

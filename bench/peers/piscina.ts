@@ -3,12 +3,12 @@
  * the worker module (../workers/piscina-w1.ts) keeping per-key results. The producer keeps at most
  * MAX_IN_FLIGHT tasks outstanding (so memory stays bounded, as ringmaster's ring bounds it) and,
  * when it hits that, waits until half have finished; at the end it waits for every task's result,
- * then asks the worker for its totals. The thread is started (one warm-up task)
- * before the clock starts.
+ * then asks the worker for its totals. The thread is started (one control task) and has run the
+ * warm-up messages (ThroughputPlan) before the clock starts.
  */
 import type { Piscina as PiscinaPool } from 'piscina';
-import { secondsSince, withTimeout, type Peer, type PeerRun } from '../peer.js';
-import { verifyW1, type W1Totals, type W1Workload } from '../w1.js';
+import { secondsSince, withTimeout, type Peer, type PeerRun, type ThroughputPlan } from '../peer.js';
+import { verifyW1, type W1Totals } from '../w1.js';
 import type { PiscinaW1Task } from '../workers/piscina-w1.js';
 import { TaskWindow } from './task-window.js';
 
@@ -38,23 +38,28 @@ export const MAX_IN_FLIGHT_TASKS = MAX_IN_FLIGHT;
 const LOW_WATER = MAX_IN_FLIGHT / 2;
 const HANG_MS = 120_000;
 
-async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
+async function run({ workload, warmup, messages, expected }: ThroughputPlan): Promise<PeerRun> {
   const pool = await startPool<PiscinaW1Task, W1Totals | undefined>(WORKER);
   try {
     const window = new TaskWindow(MAX_IN_FLIGHT, LOW_WATER, 'piscina');
+    // Waits for every task's result (like ringmaster's drain).
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        if (window.full) await window.room();
+        window.track(pool.run(workload.message(i)));
+      }
+      await window.drained();
+    };
+    await send(0, warmup);
     const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
-      if (window.full) await window.room();
-      window.track(pool.run(workload.message(i)));
-    }
-    // Wait for every task's result (like ringmaster's drain), then read the worker's totals.
-    await window.drained();
+    await send(warmup, warmup + messages);
     const totals = await withTimeout(pool.run({ op: 'totals', from: 0, to: workload.keys }), HANG_MS, 'piscina totals');
     const seconds = secondsSince(start);
     if (totals === undefined) throw new Error('piscina: no totals');
     // piscina does not promise task order, even with one thread: reordering is reported, not failed.
     verifyW1('piscina', expected, totals, { order: false });
-    return totals.outOfOrder > 0 ? { messages: n, seconds, note: reorderNote(totals.outOfOrder, n) } : { messages: n, seconds };
+    const all = warmup + messages;
+    return totals.outOfOrder > 0 ? { messages, seconds, note: reorderNote(totals.outOfOrder, all) } : { messages, seconds };
   } finally {
     await pool.destroy();
   }

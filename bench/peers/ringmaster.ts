@@ -2,13 +2,13 @@
  * Peer "ringmaster-<t>t": the runtime with a given configuration (threads, partitions, mapping;
  * default 1 MiB rings). Producer loop: trySend, and `await rt.send` when the ring is full; then
  * drain; then read every thread's per-key results back (a few asks) and verify them exactly.
- * The clock runs from the first send to the verified result; starting and closing the runtime are
- * outside it.
+ * The clock runs from the first timed send to the verified result; starting the runtime, the
+ * warm-up messages (ThroughputPlan) and closing it are outside it.
  */
 import { createRuntime, type Mapping } from '../../index.js';
-import { PhaseTimeoutError, secondsSince, withTimeout, type Peer, type PeerRun } from '../peer.js';
+import { PhaseTimeoutError, secondsSince, withTimeout, type Peer, type PeerRun, type ThroughputPlan } from '../peer.js';
 import { fetchW1Totals } from '../ringmaster-threads.js';
-import { VerificationError, verifyW1, type W1Totals, type W1Workload } from '../w1.js';
+import { VerificationError, verifyW1 } from '../w1.js';
 
 export const W1_ACTOR = new URL('../actors/w1-actor.js', import.meta.url);
 
@@ -33,17 +33,21 @@ export function describeConfig(config: RingmasterConfig): string {
 
 export function ringmasterPeer(config: RingmasterConfig): Peer {
   const name = ringmasterName(config);
-  async function run(n: number, workload: W1Workload, expected: W1Totals): Promise<PeerRun> {
+  async function run({ workload, warmup, messages, expected }: ThroughputPlan): Promise<PeerRun> {
     const { threads, partitions, mapping } = config;
     const rt = await createRuntime({ actor: W1_ACTOR, threads, partitions, mapping });
     let hung = false;
-    try {
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) {
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
         const msg = workload.message(i);
         if (!rt.trySend(msg.key, msg)) await rt.send(msg.key, msg);
       }
       await withTimeout(rt.drain(), HANG_MS, `${name} drain`);
+    };
+    try {
+      await send(0, warmup);
+      const start = process.hrtime.bigint();
+      await send(warmup, warmup + messages);
       const totals = await fetchW1Totals(rt, workload.keys, HANG_MS);
       const seconds = secondsSince(start);
       verifyW1(name, expected, totals);
@@ -51,7 +55,7 @@ export function ringmasterPeer(config: RingmasterConfig): Peer {
       if (stats.failed !== 0) throw new VerificationError(`${name}: ${stats.failed} receives failed`);
       // sent/processed include the verification asks.
       if (stats.sent !== stats.processed) throw new VerificationError(`${name}: stats say ${stats.sent} sent, ${stats.processed} processed`);
-      return { messages: n, seconds };
+      return { messages, seconds };
     } catch (error) {
       if (error instanceof PhaseTimeoutError) hung = true;
       throw error;
