@@ -52,7 +52,8 @@ optionally next to its peers, and prints throughput and HDR latency percentiles.
   --rate R[,R...]          offered load for the latency phase, msgs/s, open loop with coordinated-omission
                            correction (default ${DEFAULTS.rate}); 0 skips the latency phase
   --latency-seconds S      seconds recorded per latency point (default ${DEFAULTS.latencySeconds}, or --duration)
-  --latency-warmup S       seconds of unrecorded traffic before each latency point (default ${DEFAULTS.latencyWarmup})
+  --latency-warmup S       seconds of unrecorded traffic before each latency and sweep point, on its fresh runtime
+                           (default ${DEFAULTS.latencyWarmup}: a fresh worker's start-up garbage collections fall before the window)
   --keys N                 distinct keys, 1..${MAX_KEYS} (default ${DEFAULTS.keys})
   --payload-bytes B        extra bytes carried by every message (default ${DEFAULTS.payloadBytes})
   --actor <module>         benchmark your own actor module instead of the W1 actor; needs --factory

@@ -338,7 +338,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   for (const peer of sweepPeers) {
     const points: SweepPoint[] = [];
     for (const offered of SWEEP_RATES) {
-      const o = { rate: offered, seconds: Math.min(1, settings.latencySeconds), warmSeconds: Math.min(0.3, settings.latencyWarmup), workload };
+      const o = { rate: offered, seconds: Math.min(1, settings.latencySeconds), warmSeconds: settings.latencyWarmup, workload }; // the full warm-up: start-up GCs out of the window, as in the latency phase
       const r = await phase(`sweep ${peer.name} @ ${int(offered)} msg/s`, () => peer.run(o), (x) => `${latencyLine(x.summary)}, achieved ${rate(x.pacer.achievedRate)} msg/s`);
       const keptUp = r !== undefined && r.pacer.achievedRate >= KEPT_UP * offered;
       points.push({ rate: offered, p99Us: r?.summary.p99Us ?? null, achievedRate: r?.pacer.achievedRate ?? null, keptUp });
