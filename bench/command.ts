@@ -263,9 +263,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const sizes = new Map<Peer, number>();
   const sizeOf = (peer: Peer): number =>
     sizes.get(peer) ?? (peer === piscinaPeer ? Math.min(settings.messages, settings.piscinaMessages) : settings.messages);
-  /** A run of n timed messages, after `warmup` untimed ones (at most n) on the run's fresh threads. */
-  const runPeer = async (peer: Peer, n: number, warmupWanted: number, label: string): Promise<number | undefined> => {
-    const warmup = Math.min(warmupWanted, n);
+  /** Untimed messages before each of a peer's throughput runs: --warmup-messages, at most the run's own count. */
+  const warmupOf = (peer: Peer): number => Math.min(settings.warmupMessages, sizeOf(peer));
+  /** A run of n timed messages, after `warmup` untimed ones on the run's fresh threads. */
+  const runPeer = async (peer: Peer, n: number, warmup: number, label: string): Promise<number | undefined> => {
     const r = await phase(
       label,
       () => peer.run({ workload, warmup, messages: n, expected: expectedFor(warmup + n) }),
@@ -283,7 +284,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const throughputRuns = new Map<string, (number | undefined)[]>(throughputPeers.map((p) => [p.name, []]));
   for (let run = 0; run < settings.runs; run++) {
     for (const peer of rotate(throughputPeers, run)) {
-      throughputRuns.get(peer.name)![run] = await runPeer(peer, sizeOf(peer), settings.warmupMessages, `[run ${run + 1}/${settings.runs}] ${peer.name}`);
+      throughputRuns.get(peer.name)![run] = await runPeer(peer, sizeOf(peer), warmupOf(peer), `[run ${run + 1}/${settings.runs}] ${peer.name}`);
     }
   }
   const throughput: ThroughputFigures[] = throughputPeers.map((peer) => {
@@ -292,7 +293,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       peer: peer.name,
       describe: peer.describe,
       messages: sizeOf(peer),
-      warmupMessages: Math.min(settings.warmupMessages, sizeOf(peer)),
+      warmupMessages: warmupOf(peer),
       runs: Array.from({ length: settings.runs }, (_, i) => runs[i] ?? null),
       spread: spread(runs.filter((v): v is number => v !== undefined)),
     };
